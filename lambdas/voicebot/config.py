@@ -1,0 +1,156 @@
+"""Configuration, read from environment variables in one place and validated once.
+
+Each concern has its own settings class so a function only needs (and only gets, in the CDK app)
+the variables its handler reads. A missing required variable fails at the first use in a cold
+start, with pydantic's message naming it.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_COMMON = SettingsConfigDict(extra="ignore", case_sensitive=False)
+
+
+class TokenSettings(BaseSettings):
+    """Token signing. The secret comes inline (local stack, tests) or from Secrets Manager (AWS)."""
+
+    model_config = _COMMON
+
+    token_secret: SecretStr | None = None
+    token_secret_arn: str | None = None
+    token_ttl_seconds: int = Field(default=12 * 3600, ge=60, le=7 * 24 * 3600)
+    access_code: SecretStr | None = None
+    access_code_arn: str | None = None
+
+
+class RedisSettings(BaseSettings):
+    model_config = _COMMON
+
+    redis_url: str
+    redis_auth_secret_arn: str | None = None
+    transcript_stream_maxlen: int = Field(default=1000, ge=10, le=100_000)
+    transcript_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+    connection_ttl_seconds: int = Field(default=3 * 3600, ge=60)
+
+
+class ConnectionsSettings(BaseSettings):
+    """Where the API Gateway management API (``@connections``) lives.
+
+    Message handlers derive it from the event (``https://{domainName}/{stage}``) when unset; the
+    transcripts function has no WebSocket event and must be told.
+    """
+
+    model_config = _COMMON
+
+    connections_endpoint: str | None = None
+
+
+class HistorySettings(BaseSettings):
+    model_config = _COMMON
+
+    history_table: str
+    dynamodb_endpoint: str | None = None
+    history_ttl_days: int = Field(default=30, ge=1, le=3650)
+    history_window_turns: int = Field(default=10, ge=0, le=100)
+
+
+class ChatSettings(BaseSettings):
+    model_config = _COMMON
+
+    chat_provider: Literal["bedrock", "openai", "nvidia", "scripted"] = "bedrock"
+    chat_model_id: str = "anthropic.claude-3-haiku-20240307-v1:0"
+    chat_region: str | None = None
+    chat_endpoint: str | None = None
+    chat_api_key: SecretStr | None = None
+    chat_temperature: float = Field(default=0.5, ge=0.0, le=1.0)
+    chat_max_tokens: int = Field(default=512, ge=16, le=8192)
+    system_prompt: str = (
+        "당신은 친절한 음성 비서입니다. 듣고 말하는 대화이므로 짧고 자연스러운 문장으로 답하세요. "
+        "목록, 표, 마크다운, 이모지는 쓰지 마세요. 사용자가 쓰는 언어로 답하세요."
+    )
+    # Only for tests and benchmarks (chat_provider="scripted"); never a user default.
+    scripted_answer: str = "안녕하세요. 무엇을 도와드릴까요?"
+    scripted_first_token_ms: int = Field(default=0, ge=0)
+    scripted_tokens_per_second: float = Field(default=0.0, ge=0.0)
+    delta_batch_chars: int = Field(default=24, ge=1, le=1000)
+    delta_batch_ms: int = Field(default=50, ge=0, le=2000)
+    max_sentence_chars: int = Field(default=160, ge=20, le=1000)
+    synthesis_concurrency: int = Field(default=3, ge=1, le=16)
+
+
+class SpeechSettings(BaseSettings):
+    model_config = _COMMON
+
+    tts_provider: Literal["polly", "espeak", "scripted"] = "polly"
+    tts_voice: str = "Seoyeon"
+    tts_language: str = "ko-KR"
+    polly_engine: Literal["neural", "standard", "generative"] = "neural"
+    polly_region: str | None = None
+    polly_endpoint: str | None = None
+    speech_cache_size: int = Field(default=128, ge=0, le=10_000)
+    # Only for tests and benchmarks (tts_provider="scripted").
+    scripted_tts_delay_ms: int = Field(default=0, ge=0)
+    scripted_tts_ms_per_char: float = Field(default=0.0, ge=0.0)
+
+
+class ServiceSettings(BaseSettings):
+    model_config = _COMMON
+
+    service_name: str = "voicebot"
+    max_body_bytes: int = 64 * 1024
+    # The page's origin for CORS; "*" is fine because every route needs a bearer token, not cookies.
+    cors_origin: str = "*"
+
+
+@lru_cache(maxsize=1)
+def token_settings() -> TokenSettings:
+    return TokenSettings()
+
+
+@lru_cache(maxsize=1)
+def redis_settings() -> RedisSettings:
+    return RedisSettings()  # type: ignore[call-arg]  # redis_url comes from the environment
+
+
+@lru_cache(maxsize=1)
+def connections_settings() -> ConnectionsSettings:
+    return ConnectionsSettings()
+
+
+@lru_cache(maxsize=1)
+def history_settings() -> HistorySettings:
+    return HistorySettings()  # type: ignore[call-arg]  # history_table comes from the environment
+
+
+@lru_cache(maxsize=1)
+def chat_settings() -> ChatSettings:
+    return ChatSettings()
+
+
+@lru_cache(maxsize=1)
+def speech_settings() -> SpeechSettings:
+    return SpeechSettings()
+
+
+@lru_cache(maxsize=1)
+def service_settings() -> ServiceSettings:
+    return ServiceSettings()
+
+
+def reset_settings() -> None:
+    """Forget cached settings (tests and the local stack change the environment)."""
+    for fn in (
+        token_settings,
+        redis_settings,
+        connections_settings,
+        history_settings,
+        chat_settings,
+        speech_settings,
+        service_settings,
+    ):
+        fn.cache_clear()

@@ -1,0 +1,36 @@
+"""Errors that map onto the protocol's error body: ``{"error": {"code", "message"}}``."""
+
+from __future__ import annotations
+
+
+class ApiError(Exception):
+    """A failure the client is told about, with an HTTP status and a snake_case code."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+    def body(self) -> dict[str, dict[str, str]]:
+        return {"error": {"code": self.code, "message": self.message}}
+
+
+def bad_request(message: str, code: str = "bad_request") -> ApiError:
+    return ApiError(400, code, message)
+
+
+def unauthorized(message: str = "A valid token is required.") -> ApiError:
+    return ApiError(401, "unauthorized", message)
+
+
+def service_unavailable(message: str = "A backing service is unavailable; try again.") -> ApiError:
+    return ApiError(503, "service_unavailable", message)
+
+
+class ServiceUnavailable(Exception):
+    """Raised by adapters when Redis, DynamoDB or another backing service cannot be reached."""
+
+
+class ProviderThrottled(Exception):
+    """Raised when a model or speech provider keeps throttling after retries."""
