@@ -114,7 +114,7 @@ def token_settings() -> TokenSettings:
 
 @lru_cache(maxsize=1)
 def redis_settings() -> RedisSettings:
-    return RedisSettings()  # type: ignore[call-arg]  # redis_url comes from the environment
+    return RedisSettings()  # redis_url comes from the environment
 
 
 @lru_cache(maxsize=1)
@@ -124,7 +124,7 @@ def connections_settings() -> ConnectionsSettings:
 
 @lru_cache(maxsize=1)
 def history_settings() -> HistorySettings:
-    return HistorySettings()  # type: ignore[call-arg]  # history_table comes from the environment
+    return HistorySettings()  # history_table comes from the environment
 
 
 @lru_cache(maxsize=1)

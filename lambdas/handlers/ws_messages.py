@@ -1,0 +1,51 @@
+"""WebSocket routes ``cancel``, ``resume``, ``ping`` and ``$default`` (anything unknown)."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent, event_source
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from voicebot import runtime, wiring
+from voicebot.errors import ApiError, ServiceUnavailable, service_unavailable
+from voicebot.ports import ConnectionPoster
+from voicebot.protocol import (
+    CancelAction,
+    PingAction,
+    ResumeAction,
+    encode_event,
+    parse_client_action,
+    pong_event,
+)
+from voicebot.websocket import OK, poster_for, send_error, user_of
+
+from ._observability import logger, tracer
+
+
+async def _handle(body: str | None, connection_id: str, poster: ConnectionPoster) -> None:
+    turn_id: str | None = None
+    try:
+        action = parse_client_action(body, max_bytes=wiring.max_body_bytes())
+        turn_id = getattr(action, "turnId", None)
+        user_id = await user_of(connection_id)
+        if isinstance(action, PingAction):
+            await poster.post(connection_id, encode_event(pong_event()))
+        elif isinstance(action, CancelAction):
+            await wiring.transcript_bus().request_cancel(user_id, action.turnId, action.heard)
+        elif isinstance(action, ResumeAction):
+            sent = await wiring.transcript_relay().resume(user_id, connection_id, action.after)
+            logger.info("resumed", extra={"replayed": sent})
+        else:
+            raise ApiError(400, "wrong_route", "chat is handled by the chat route.")
+    except ApiError as exc:
+        await send_error(poster, connection_id, exc, turn_id)
+    except ServiceUnavailable:
+        await send_error(poster, connection_id, service_unavailable(), turn_id)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@event_source(data_class=APIGatewayProxyEvent)
+def handler(event: APIGatewayProxyEvent, context: LambdaContext) -> dict[str, Any]:
+    ctx = event.request_context
+    runtime.run(_handle(event.body, str(ctx.connection_id), poster_for(ctx)))
+    return OK

@@ -1,0 +1,52 @@
+"""ConnectionPoster over the API Gateway management API (``@connections``).
+
+boto3 is synchronous; posts run in worker threads so one slow connection never stalls the
+event loop that is streaming the model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from functools import lru_cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 3},
+    connect_timeout=2,
+    read_timeout=5,
+    max_pool_connections=50,
+)
+
+
+@lru_cache(maxsize=8)
+def _client(endpoint_url: str) -> Any:
+    return boto3.client("apigatewaymanagementapi", endpoint_url=endpoint_url, config=_CONFIG)
+
+
+class ApiGatewayConnectionPoster:
+    def __init__(self, endpoint_url: str) -> None:
+        self._client = _client(endpoint_url)
+
+    def _post_sync(self, connection_id: str, data: bytes) -> bool:
+        try:
+            self._client.post_to_connection(ConnectionId=connection_id, Data=data)
+            return True
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if code in ("GoneException", "ForbiddenException") or status == 410:
+                return False
+            raise
+
+    async def post(self, connection_id: str, data: bytes) -> bool:
+        return await asyncio.to_thread(self._post_sync, connection_id, data)
+
+
+def endpoint_from_request(domain_name: str, stage: str) -> str:
+    """The management endpoint of the API a WebSocket event came through."""
+    scheme = "http" if domain_name.startswith(("127.0.0.1", "localhost")) else "https"
+    return f"{scheme}://{domain_name}/{stage}"

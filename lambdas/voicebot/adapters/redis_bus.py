@@ -1,0 +1,192 @@
+"""TranscriptBus on Redis: a bounded stream per user, a connection registry, delivery claims.
+
+No Lambda ever waits on a subscription: the transcripts function appends to the stream and
+posts to the user's connections itself; a page that missed events asks for them with ``resume``.
+Every multi-key decision is one Lua script, so concurrent functions cannot interleave.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from ..errors import ServiceUnavailable
+from ..ports import AppendResult, StoredEvent
+
+_PREFIX = "vb"
+
+# KEYS: utterance hash, user stream. ARGV: seq, final, maxlen, ttl, event json.
+_APPEND = """
+local prev = redis.call('HGET', KEYS[1], 's:' .. ARGV[1])
+if prev then return {'repeat', prev} end
+if redis.call('HEXISTS', KEYS[1], 'final') == 1 then return {'closed', ''} end
+local last = redis.call('HGET', KEYS[1], 'last')
+if last and tonumber(ARGV[1]) < tonumber(last) then return {'stale', ''} end
+local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'e', ARGV[5])
+redis.call('HSET', KEYS[1], 'last', ARGV[1], 's:' .. ARGV[1], id)
+if ARGV[2] == '1' then redis.call('HSET', KEYS[1], 'final', id) end
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+return {'new', id}
+"""
+
+# KEYS: one "delivered" set per connection. ARGV: event id, ttl. Returns the indexes claimed.
+_CLAIM = """
+local claimed = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('SADD', key, ARGV[1]) == 1 then
+    redis.call('EXPIRE', key, ARGV[2])
+    table.insert(claimed, i)
+  end
+end
+return claimed
+"""
+
+
+def _translate_errors(fn: Any) -> Any:
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await fn(*args, **kwargs)
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise ServiceUnavailable("Redis is unreachable.") from exc
+
+    wrapper.__name__ = fn.__name__
+    wrapper.__doc__ = fn.__doc__
+    return wrapper
+
+
+class RedisTranscriptBus:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        *,
+        stream_maxlen: int = 1000,
+        stream_ttl_seconds: int = 24 * 3600,
+        connection_ttl_seconds: int = 3 * 3600,
+    ) -> None:
+        self._r = client
+        self._maxlen = stream_maxlen
+        self._stream_ttl = stream_ttl_seconds
+        self._conn_ttl = connection_ttl_seconds
+        self._append = client.register_script(_APPEND)
+        self._claim = client.register_script(_CLAIM)
+
+    @staticmethod
+    def _conn_key(connection_id: str) -> str:
+        return f"{_PREFIX}:conn:{connection_id}"
+
+    @staticmethod
+    def _user_conns_key(user_id: str) -> str:
+        return f"{_PREFIX}:conns:{{{user_id}}}"
+
+    @staticmethod
+    def _stream_key(user_id: str) -> str:
+        return f"{_PREFIX}:stream:{{{user_id}}}"
+
+    @staticmethod
+    def _utterance_key(user_id: str, utterance_id: str) -> str:
+        # The hash tag keeps a user's keys in one slot, so the scripts also work on a cluster.
+        return f"{_PREFIX}:utt:{{{user_id}}}:{utterance_id}"
+
+    @staticmethod
+    def _delivered_key(user_id: str, connection_id: str) -> str:
+        return f"{_PREFIX}:seen:{{{user_id}}}:{connection_id}"
+
+    @staticmethod
+    def _cancel_key(user_id: str, turn_id: str) -> str:
+        return f"{_PREFIX}:cancel:{{{user_id}}}:{turn_id}"
+
+    @_translate_errors
+    async def register(self, user_id: str, connection_id: str) -> None:
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.set(self._conn_key(connection_id), user_id, ex=self._conn_ttl)
+            pipe.sadd(self._user_conns_key(user_id), connection_id)
+            pipe.expire(self._user_conns_key(user_id), self._conn_ttl)
+            await pipe.execute()
+
+    @_translate_errors
+    async def unregister(self, connection_id: str) -> None:
+        user_id = await self._r.get(self._conn_key(connection_id))
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.delete(self._conn_key(connection_id))
+            if user_id is not None:
+                pipe.delete(self._delivered_key(_text(user_id), connection_id))
+                pipe.srem(self._user_conns_key(_text(user_id)), connection_id)
+            await pipe.execute()
+
+    @_translate_errors
+    async def owner(self, connection_id: str) -> str | None:
+        value = await self._r.get(self._conn_key(connection_id))
+        return None if value is None else _text(value)
+
+    @_translate_errors
+    async def connections(self, user_id: str) -> list[str]:
+        members = await self._r.smembers(self._user_conns_key(user_id))
+        return sorted(_text(m) for m in members)
+
+    @_translate_errors
+    async def append(
+        self, user_id: str, utterance_id: str, seq: int, final: bool, event: dict[str, Any]
+    ) -> AppendResult:
+        status, event_id = await self._append(
+            keys=[self._utterance_key(user_id, utterance_id), self._stream_key(user_id)],
+            args=[
+                seq,
+                "1" if final else "0",
+                self._maxlen,
+                self._stream_ttl,
+                json.dumps(event, ensure_ascii=False),
+            ],
+        )
+        status_text = _text(status)
+        return AppendResult(status=status_text, event_id=_text(event_id) or None)  # type: ignore[arg-type]
+
+    @_translate_errors
+    async def events_after(self, user_id: str, after: str) -> list[StoredEvent]:
+        key = self._stream_key(user_id)
+        known = False
+        try:
+            known = bool(await self._r.xrange(key, min=after, max=after, count=1))
+        except aioredis.ResponseError:
+            known = False  # not a stream id at all: replay everything retained
+        start = f"({after}" if known else "-"
+        entries = await self._r.xrange(key, min=start, max="+")
+        return [
+            StoredEvent(event_id=_text(entry_id), event=json.loads(_text(fields[b"e"])))
+            for entry_id, fields in entries or []
+            if entry_id is not None and fields is not None
+        ]
+
+    @_translate_errors
+    async def claim_delivery(
+        self, user_id: str, event_id: str, connection_ids: list[str]
+    ) -> list[str]:
+        if not connection_ids:
+            return []
+        claimed = await self._claim(
+            keys=[self._delivered_key(user_id, c) for c in connection_ids],
+            args=[event_id, self._conn_ttl],
+        )
+        return [connection_ids[int(i) - 1] for i in claimed]
+
+    @_translate_errors
+    async def request_cancel(self, user_id: str, turn_id: str, heard: int | None) -> None:
+        await self._r.set(
+            self._cancel_key(user_id, turn_id), "" if heard is None else str(heard), ex=3600
+        )
+
+    @_translate_errors
+    async def cancel_requested(self, user_id: str, turn_id: str) -> tuple[bool, int | None]:
+        value = await self._r.get(self._cancel_key(user_id, turn_id))
+        if value is None:
+            return False, None
+        text = _text(value)
+        return True, int(text) if text else None
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -1,0 +1,91 @@
+"""Scripted providers with controllable timing — for tests and benchmarks only, never a default.
+
+The chat model streams a fixed answer with a time to first token and a token rate; the
+synthesizer answers after a fixed delay plus a per-character cost with a real OGG tone whose
+length follows the text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import math
+from collections.abc import AsyncIterator, Iterator
+from functools import lru_cache
+from typing import Any
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+
+
+def split_tokens(text: str, size: int = 3) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+class ScriptedChatModel(BaseChatModel):
+    answer: str
+    first_token_ms: int = 0
+    tokens_per_second: float = 0.0
+    token_chars: int = 3
+
+    @property
+    def _llm_type(self) -> str:
+        return "scripted"
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=self.answer))])
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        raise NotImplementedError("ScriptedChatModel streams asynchronously only.")
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        await asyncio.sleep(self.first_token_ms / 1000)
+        interval = 1 / self.tokens_per_second if self.tokens_per_second > 0 else 0.0
+        for i, token in enumerate(split_tokens(self.answer, self.token_chars)):
+            if i and interval:
+                await asyncio.sleep(interval)
+            yield ChatGenerationChunk(message=AIMessageChunk(content=token))
+
+
+@lru_cache(maxsize=64)
+def ogg_tone(milliseconds: int, sample_rate: int = 22050) -> bytes:
+    import numpy as np
+    import soundfile
+
+    n = max(1, int(sample_rate * milliseconds / 1000))
+    t = np.arange(n, dtype=np.float32) / sample_rate
+    wave = 0.2 * np.sin(2 * math.pi * 440.0 * t).astype(np.float32)
+    out = io.BytesIO()
+    soundfile.write(out, wave, sample_rate, format="OGG", subtype="VORBIS")
+    return out.getvalue()
+
+
+class ScriptedSynthesizer:
+    def __init__(self, delay_ms: float = 0.0, ms_per_char: float = 0.0) -> None:
+        self._delay_ms = delay_ms
+        self._ms_per_char = ms_per_char
+
+    async def synthesize(self, text: str, voice: str, language: str) -> bytes:
+        await asyncio.sleep((self._delay_ms + self._ms_per_char * len(text)) / 1000)
+        # Quantised so the tone cache stays small; ~60 ms of audio per character, at most 3 s.
+        return ogg_tone(min(3000, max(100, 60 * len(text))) // 100 * 100)

@@ -1,0 +1,83 @@
+"""Ports: what the services need from the outside world. Adapters implement them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+AppendStatus = Literal["new", "repeat", "stale", "closed"]
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    status: AppendStatus
+    event_id: str | None
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    event_id: str
+    event: dict[str, Any]
+
+
+class TranscriptBus(Protocol):
+    """The user's transcript stream and connection registry (Redis on AWS and locally)."""
+
+    async def register(self, user_id: str, connection_id: str) -> None: ...
+
+    async def unregister(self, connection_id: str) -> None: ...
+
+    async def owner(self, connection_id: str) -> str | None: ...
+
+    async def connections(self, user_id: str) -> list[str]: ...
+
+    async def append(
+        self, user_id: str, utterance_id: str, seq: int, final: bool, event: dict[str, Any]
+    ) -> AppendResult: ...
+
+    async def events_after(self, user_id: str, after: str) -> list[StoredEvent]: ...
+
+    async def claim_delivery(
+        self, user_id: str, event_id: str, connection_ids: list[str]
+    ) -> list[str]:
+        """Mark an event as sent to these connections; return those that had not had it."""
+        ...
+
+    async def request_cancel(self, user_id: str, turn_id: str, heard: int | None) -> None: ...
+
+    async def cancel_requested(self, user_id: str, turn_id: str) -> tuple[bool, int | None]: ...
+
+
+class ConnectionPoster(Protocol):
+    """Sends one message to one WebSocket connection (API Gateway ``@connections``)."""
+
+    async def post(self, connection_id: str, data: bytes) -> bool:
+        """True when sent; False when the connection is gone."""
+        ...
+
+
+@dataclass
+class Turn:
+    user_id: str
+    turn_id: str
+    user_text: str
+    assistant_text: str
+    interrupted: bool
+    at_ms: int
+    sentences: list[str] = field(default_factory=list)
+
+
+class HistoryStore(Protocol):
+    async def recent(self, user_id: str, limit: int) -> list[Turn]:
+        """The newest ``limit`` turns, oldest first."""
+        ...
+
+    async def save(self, turn: Turn) -> None: ...
+
+    async def clear(self, user_id: str) -> None: ...
+
+
+class Synthesizer(Protocol):
+    async def synthesize(self, text: str, voice: str, language: str) -> bytes:
+        """OGG Vorbis bytes of ``text`` spoken."""
+        ...

@@ -1,0 +1,1 @@
+"""Use cases: each takes plain inputs and ports, never reads the environment."""

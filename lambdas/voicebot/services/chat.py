@@ -1,0 +1,327 @@
+"""TurnRunner: one chat turn, from the user's text to the last sentence of spoken answer.
+
+The model streams into three overlapping stages so the first sound comes as early as the
+providers allow: text goes out as small ``delta`` batches; each completed sentence is announced
+and handed to the synthesizer at once (several in flight), while an audio pump sends the audio
+strictly in sentence order; a single outbox serialises everything to the connection, so the
+protocol's order guarantees hold by construction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+
+from ..errors import ProviderThrottled, ServiceUnavailable
+from ..ports import ConnectionPoster, HistoryStore, Synthesizer, TranscriptBus, Turn
+from ..protocol import (
+    audio_events,
+    delta_event,
+    done_event,
+    encode_event,
+    error_event,
+    sentence_event,
+)
+from ..segmenter import SentenceSegmenter
+
+logger = logging.getLogger(__name__)
+
+CANCEL_POLL_SECONDS = 0.05
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True)
+class TurnOptions:
+    system_prompt: str
+    voice: str
+    language: str
+    history_turns: int = 10
+    delta_batch_chars: int = 24
+    delta_batch_ms: int = 50
+    max_sentence_chars: int = 160
+    synthesis_concurrency: int = 3
+
+
+@dataclass
+class TurnOutcome:
+    text: str
+    sentences: list[str]
+    interrupted: bool
+    ledger: dict[str, int]
+    error: str | None = None
+    stored: bool = False
+
+
+class Outbox:
+    """Sends a turn's events to one connection, one at a time, in the order they were put."""
+
+    def __init__(self, poster: ConnectionPoster, connection_id: str, on_gone: Callable[[], None]):
+        self._poster = poster
+        self._connection_id = connection_id
+        self._queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        self._on_gone = on_gone
+        self.gone = False
+        self._task = asyncio.create_task(self._drain())
+
+    def put(self, event: dict[str, Any]) -> None:
+        self._queue.put_nowait(event)
+
+    async def close(self) -> None:
+        self._queue.put_nowait(None)
+        await self._task
+
+    async def _drain(self) -> None:
+        while (event := await self._queue.get()) is not None:
+            if self.gone:
+                continue
+            try:
+                if not await self._poster.post(self._connection_id, encode_event(event)):
+                    self.gone = True
+                    self._on_gone()
+            except Exception:  # a failed post must not kill the turn; the page can resume
+                logger.exception("post to connection failed", extra={"type": event.get("type")})
+
+
+class _CancelWatch:
+    def __init__(self, bus: TranscriptBus, user_id: str, turn_id: str) -> None:
+        self._bus = bus
+        self._user_id = user_id
+        self._turn_id = turn_id
+        self.event = asyncio.Event()
+        self.heard: int | None = None
+
+    async def check(self) -> bool:
+        if not self.event.is_set():
+            requested, heard = await self._bus.cancel_requested(self._user_id, self._turn_id)
+            if requested:
+                self.heard = heard
+                self.event.set()
+        return self.event.is_set()
+
+    async def poll(self) -> None:
+        """Check the cancel flag until it is set (or the connection goes away)."""
+        while not await self.check():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.event.wait(), CANCEL_POLL_SECONDS)
+
+
+@dataclass
+class _TurnState:
+    generated: list[str] = field(default_factory=list)
+    sentences: list[str] = field(default_factory=list)
+    ledger: dict[str, int] = field(default_factory=dict)
+    pending_delta: str = ""
+    last_flush: float = 0.0
+    error: tuple[str, str] | None = None
+
+
+class TurnRunner:
+    def __init__(
+        self,
+        *,
+        model: BaseChatModel,
+        synthesizer: Synthesizer,
+        history: HistoryStore,
+        bus: TranscriptBus,
+        options: TurnOptions,
+        clock: Callable[[], int] = now_ms,
+    ) -> None:
+        self._model = model
+        self._synth = synthesizer
+        self._history = history
+        self._bus = bus
+        self._opts = options
+        self._clock = clock
+
+    async def run(
+        self,
+        user_id: str,
+        turn_id: str,
+        text: str,
+        poster: ConnectionPoster,
+        connection_id: str,
+    ) -> TurnOutcome:
+        state = _TurnState(ledger={"received": self._clock()})
+        watch = _CancelWatch(self._bus, user_id, turn_id)
+        outbox = Outbox(poster, connection_id, on_gone=watch.event.set)
+        audio_queue: asyncio.Queue[tuple[int, asyncio.Task[bytes]] | None] = asyncio.Queue()
+        pump = asyncio.create_task(self._pump_audio(turn_id, audio_queue, outbox, watch, state))
+        synth_slots = asyncio.Semaphore(self._opts.synthesis_concurrency)
+        tasks: list[asyncio.Task[bytes]] = []
+
+        def emit_sentence(sentence: str) -> None:
+            index = len(state.sentences)
+            state.sentences.append(sentence)
+            state.ledger.setdefault("firstSentence", self._clock())
+            outbox.put(sentence_event(turn_id, index, sentence))
+            task = asyncio.create_task(self._synthesize(sentence, synth_slots))
+            tasks.append(task)
+            audio_queue.put_nowait((index, task))
+
+        try:
+            if not await watch.check():
+                messages = await self._messages(user_id, text)
+                await self._stream_answer(messages, turn_id, outbox, watch, state, emit_sentence)
+            audio_queue.put_nowait(None)
+            poller = asyncio.create_task(watch.poll())
+            try:
+                await asyncio.wait({pump, poller}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                poller.cancel()
+        except ServiceUnavailable:
+            state.error = ("service_unavailable", "A backing service is unavailable; try again.")
+        finally:
+            for task in (*tasks, pump):
+                task.cancel()
+            await asyncio.gather(*tasks, pump, return_exceptions=True)
+
+        interrupted = watch.event.is_set()
+        if state.error:
+            outbox.put(error_event(state.error[0], state.error[1], turn_id))
+        outcome = TurnOutcome(
+            text="".join(state.generated),
+            sentences=state.sentences,
+            interrupted=interrupted,
+            ledger=state.ledger,
+            error=state.error[0] if state.error else None,
+        )
+        outcome.stored = await self._store(user_id, turn_id, text, outcome, watch.heard)
+        state.ledger["done"] = self._clock()
+        outbox.put(done_event(turn_id, outcome.text, interrupted, state.ledger))
+        await outbox.close()
+        return outcome
+
+    async def _messages(self, user_id: str, text: str) -> list[BaseMessage]:
+        messages: list[BaseMessage] = [SystemMessage(content=self._opts.system_prompt)]
+        for turn in await self._history.recent(user_id, self._opts.history_turns):
+            if turn.user_text and turn.assistant_text:
+                messages += [HumanMessage(content=turn.user_text), AIMessage(turn.assistant_text)]
+        messages.append(HumanMessage(content=text))
+        return messages
+
+    async def _stream_answer(
+        self,
+        messages: list[BaseMessage],
+        turn_id: str,
+        outbox: Outbox,
+        watch: _CancelWatch,
+        state: _TurnState,
+        emit_sentence: Callable[[str], None],
+    ) -> None:
+        segmenter = SentenceSegmenter(max_chars=self._opts.max_sentence_chars)
+        stream = self._model.astream(messages)
+        try:
+            async for chunk in stream:
+                piece = chunk.text
+                if not piece:
+                    continue
+                state.ledger.setdefault("firstToken", self._clock())
+                state.generated.append(piece)
+                state.pending_delta += piece
+                sentences = segmenter.feed(piece)
+                if sentences or self._batch_due(state):
+                    self._flush_delta(turn_id, outbox, state)
+                    if await watch.check():
+                        return
+                for sentence in sentences:
+                    emit_sentence(sentence)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # provider failures become an error event, never a crash
+            state.error = _provider_error(exc)
+            logger.warning("model stream failed", extra={"error": type(exc).__name__})
+        finally:
+            with contextlib.suppress(Exception):
+                await stream.aclose()  # type: ignore[attr-defined]
+        self._flush_delta(turn_id, outbox, state)
+        if not watch.event.is_set():
+            for sentence in segmenter.flush():
+                emit_sentence(sentence)
+
+    def _batch_due(self, state: _TurnState) -> bool:
+        if state.last_flush == 0.0:
+            return True  # the first words go out at once
+        if len(state.pending_delta) >= self._opts.delta_batch_chars:
+            return True
+        return (time.monotonic() - state.last_flush) * 1000 >= self._opts.delta_batch_ms
+
+    @staticmethod
+    def _flush_delta(turn_id: str, outbox: Outbox, state: _TurnState) -> None:
+        if state.pending_delta:
+            outbox.put(delta_event(turn_id, state.pending_delta))
+            state.pending_delta = ""
+            state.last_flush = time.monotonic()
+
+    async def _synthesize(self, sentence: str, slots: asyncio.Semaphore) -> bytes:
+        async with slots:
+            return await self._synth.synthesize(sentence, self._opts.voice, self._opts.language)
+
+    async def _pump_audio(
+        self,
+        turn_id: str,
+        queue: asyncio.Queue[tuple[int, asyncio.Task[bytes]] | None],
+        outbox: Outbox,
+        watch: _CancelWatch,
+        state: _TurnState,
+    ) -> None:
+        """Send each sentence's audio in index order, as soon as it and all before it are ready."""
+        while (item := await queue.get()) is not None:
+            index, task = item
+            try:
+                audio = await task
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                code, message = _provider_error(exc)
+                outbox.put(error_event(code, f"Sentence {index}: {message}", turn_id))
+                continue
+            if watch.event.is_set():
+                return
+            state.ledger.setdefault("firstAudio", self._clock())
+            for event in audio_events(turn_id, index, audio):
+                outbox.put(event)
+
+    async def _store(
+        self, user_id: str, turn_id: str, text: str, outcome: TurnOutcome, heard: int | None
+    ) -> bool:
+        if not outcome.text:
+            return False  # nothing was answered; there is no turn to remember
+        answer = outcome.text
+        if outcome.interrupted and heard is not None:
+            answer = " ".join(outcome.sentences[:heard])
+        turn = Turn(
+            user_id=user_id,
+            turn_id=turn_id,
+            user_text=text,
+            assistant_text=answer,
+            interrupted=outcome.interrupted,
+            at_ms=outcome.ledger["received"],
+            sentences=outcome.sentences,
+        )
+        try:
+            await self._history.save(turn)
+        except ServiceUnavailable:
+            logger.exception("could not store the turn")
+            return False
+        return True
+
+
+def _provider_error(exc: BaseException) -> tuple[str, str]:
+    name = type(exc).__name__
+    text = str(exc)
+    if isinstance(exc, ProviderThrottled) or "Throttl" in name or "ThrottlingException" in text:
+        return "throttled", "The model or speech service is busy; please try again shortly."
+    if isinstance(exc, ServiceUnavailable):
+        return "service_unavailable", "A backing service is unavailable; try again."
+    return "provider_error", "The answer could not be completed."

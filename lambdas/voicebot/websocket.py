@@ -1,0 +1,35 @@
+"""WebSocket plumbing shared by the handlers: who is on this connection, where to post back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import wiring
+from .adapters.connections import endpoint_from_request
+from .errors import ApiError
+from .ports import ConnectionPoster
+from .protocol import encode_event, error_event
+
+
+def management_endpoint(request_context: Any) -> str:
+    return endpoint_from_request(request_context.domain_name, request_context.stage)
+
+
+def poster_for(request_context: Any) -> ConnectionPoster:
+    return wiring.connection_poster(management_endpoint(request_context))
+
+
+async def user_of(connection_id: str) -> str:
+    user_id = await wiring.transcript_bus().owner(connection_id)
+    if user_id is None:
+        raise ApiError(401, "unauthorized", "This connection is not signed in; reconnect.")
+    return user_id
+
+
+async def send_error(
+    poster: ConnectionPoster, connection_id: str, exc: ApiError, turn_id: str | None = None
+) -> None:
+    await poster.post(connection_id, encode_event(error_event(exc.code, exc.message, turn_id)))
+
+
+OK: dict[str, Any] = {"statusCode": 200}

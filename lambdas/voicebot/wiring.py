@@ -1,0 +1,176 @@
+"""Builds adapters and services from configuration; cached for the life of a warm container.
+
+This is the only place that reads settings and picks adapters, so handlers stay free of
+``if local:`` branches: the local stack and the tests differ from AWS only in the environment.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from .config import (
+    chat_settings,
+    connections_settings,
+    history_settings,
+    redis_settings,
+    reset_settings,
+    service_settings,
+    speech_settings,
+    token_settings,
+)
+from .ports import ConnectionPoster, HistoryStore, Synthesizer, TranscriptBus
+from .services.chat import TurnOptions, TurnRunner
+from .services.history import HistoryService
+from .services.relay import TranscriptRelay
+from .services.sessions import SessionService
+from .services.speech import SpeechService
+from .tokens import TokenSigner
+
+
+def _secret_value(arn: str) -> str:
+    from aws_lambda_powertools.utilities.parameters import get_secret
+
+    # Cached by Powertools for five minutes, so a rotated secret is picked up without a deploy.
+    return str(get_secret(arn, max_age=300))
+
+
+@lru_cache(maxsize=1)
+def signer() -> TokenSigner:
+    settings = token_settings()
+    if settings.token_secret is not None:
+        secret = settings.token_secret.get_secret_value()
+    elif settings.token_secret_arn:
+        secret = _secret_value(settings.token_secret_arn)
+    else:
+        raise RuntimeError("Set TOKEN_SECRET or TOKEN_SECRET_ARN.")
+    return TokenSigner(secret.encode(), settings.token_ttl_seconds)
+
+
+@lru_cache(maxsize=1)
+def session_service() -> SessionService:
+    settings = token_settings()
+    code: str | None = None
+    if settings.access_code is not None:
+        code = settings.access_code.get_secret_value()
+    elif settings.access_code_arn:
+        code = _secret_value(settings.access_code_arn)
+    return SessionService(signer(), code or None)
+
+
+@lru_cache(maxsize=1)
+def transcript_bus() -> TranscriptBus:
+    import redis.asyncio as aioredis
+
+    from .adapters.redis_bus import RedisTranscriptBus
+
+    settings = redis_settings()
+    kwargs: dict[str, Any] = {"socket_connect_timeout": 2, "socket_timeout": 5}
+    if settings.redis_auth_secret_arn:
+        kwargs["password"] = _secret_value(settings.redis_auth_secret_arn)
+    client = aioredis.from_url(settings.redis_url, **kwargs)
+    return RedisTranscriptBus(
+        client,
+        stream_maxlen=settings.transcript_stream_maxlen,
+        stream_ttl_seconds=settings.transcript_ttl_seconds,
+        connection_ttl_seconds=settings.connection_ttl_seconds,
+    )
+
+
+def connection_poster(endpoint_from_event: str | None = None) -> ConnectionPoster:
+    from .adapters.connections import ApiGatewayConnectionPoster
+
+    endpoint = connections_settings().connections_endpoint or endpoint_from_event
+    if not endpoint:
+        raise RuntimeError("Set CONNECTIONS_ENDPOINT (the WebSocket API's management URL).")
+    return ApiGatewayConnectionPoster(endpoint)
+
+
+def transcript_relay(endpoint_from_event: str | None = None) -> TranscriptRelay:
+    return TranscriptRelay(transcript_bus(), connection_poster(endpoint_from_event))
+
+
+@lru_cache(maxsize=1)
+def history_store() -> HistoryStore:
+    from .adapters.dynamo_history import DynamoHistoryStore
+
+    settings = history_settings()
+    return DynamoHistoryStore(
+        settings.history_table,
+        endpoint_url=settings.dynamodb_endpoint,
+        ttl_days=settings.history_ttl_days,
+    )
+
+
+@lru_cache(maxsize=1)
+def history_service() -> HistoryService:
+    return HistoryService(history_store())
+
+
+@lru_cache(maxsize=1)
+def synthesizer() -> Synthesizer:
+    settings = speech_settings()
+    if settings.tts_provider == "polly":
+        from .adapters.polly import PollySynthesizer
+
+        return PollySynthesizer(
+            engine=settings.polly_engine,
+            region=settings.polly_region,
+            endpoint_url=settings.polly_endpoint,
+        )
+    if settings.tts_provider == "espeak":
+        from .adapters.espeak import EspeakSynthesizer
+
+        return EspeakSynthesizer()
+    from .adapters.scripted import ScriptedSynthesizer
+
+    return ScriptedSynthesizer(settings.scripted_tts_delay_ms, settings.scripted_tts_ms_per_char)
+
+
+@lru_cache(maxsize=1)
+def speech_service() -> SpeechService:
+    return SpeechService(synthesizer(), cache_size=speech_settings().speech_cache_size)
+
+
+@lru_cache(maxsize=1)
+def turn_runner() -> TurnRunner:
+    from .adapters.chat_models import build_chat_model
+
+    chat = chat_settings()
+    speech = speech_settings()
+    return TurnRunner(
+        model=build_chat_model(chat),
+        synthesizer=synthesizer(),
+        history=history_store(),
+        bus=transcript_bus(),
+        options=TurnOptions(
+            system_prompt=chat.system_prompt,
+            voice=speech.tts_voice,
+            language=speech.tts_language,
+            history_turns=history_settings().history_window_turns,
+            delta_batch_chars=chat.delta_batch_chars,
+            delta_batch_ms=chat.delta_batch_ms,
+            max_sentence_chars=chat.max_sentence_chars,
+            synthesis_concurrency=chat.synthesis_concurrency,
+        ),
+    )
+
+
+def max_body_bytes() -> int:
+    return service_settings().max_body_bytes
+
+
+def reset() -> None:
+    """Forget every cached adapter and setting (tests and the local stack reconfigure)."""
+    reset_settings()
+    for fn in (
+        signer,
+        session_service,
+        transcript_bus,
+        history_store,
+        history_service,
+        synthesizer,
+        speech_service,
+        turn_runner,
+    ):
+        fn.cache_clear()
