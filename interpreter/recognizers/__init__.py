@@ -1,0 +1,48 @@
+"""The speech-recognition port: one stream per utterance, typed transcript events out.
+
+Adapters: Amazon Transcribe streaming (``transcribe``) and offline Vosk (``vosk``). Each is
+imported only when chosen, so a device needs only the packages of the recognizer it uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Protocol
+
+from ..events import AudioFrame, TranscriptEvent
+
+if TYPE_CHECKING:
+    from ..config import Settings
+
+
+class RecognizerError(RuntimeError):
+    """The recognizer cannot be set up; the message says what to do about it."""
+
+
+class RecognizerStream(Protocol):
+    async def send(self, frame: AudioFrame) -> None: ...
+
+    async def finish(self) -> None:
+        """No more audio; ``events()`` ends once the recognizer has said its last word."""
+
+    def events(self) -> AsyncIterator[TranscriptEvent]: ...
+
+
+class Recognizer(Protocol):
+    async def open_stream(self) -> RecognizerStream: ...
+
+
+def build_recognizer(settings: Settings) -> Recognizer:
+    if settings.recognizer == "vosk":
+        from .vosk import VoskRecognizer
+
+        return VoskRecognizer(settings.vosk_model)
+    from .transcribe import TranscribeRecognizer
+
+    return TranscribeRecognizer(
+        region=settings.resolved_region(),
+        language=settings.language,
+        endpoint=settings.transcribe_endpoint,
+        ca_file=settings.transcribe_ca_file,
+        stability=settings.partial_stability,
+    )
