@@ -19,11 +19,10 @@ _CLOSERS = "\"'”’)]」』》〉"
 _ABBREVIATIONS = frozenset(
     {"mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "e.g", "i.e", "no", "fig"}
 )
-# Polite and formal sentence-final endings. They end a sentence only when followed by whitespace
-# and only when the model omitted the punctuation; "…요, " keeps going because a comma follows.
-_KOREAN_FINAL = re.compile(
-    r"(?:습니다|습니까|니다|니까|세요|에요|예요|어요|아요|해요|죠|네요|군요|까요|래요|거든요|는데요|지요)$"
-)
+# Polite (…요, …죠) and formal (…니다, …습니까) sentence-final endings. They end a sentence only
+# when followed by whitespace, i.e. when the model omitted the punctuation; "…요, " keeps going
+# because a comma follows. Connective endings such as "-니까" (because) are deliberately absent.
+_KOREAN_FINAL = re.compile(r"(?:[가-힣]요|니다|습니까|[가-힣]죠)$")
 
 
 class SentenceSegmenter:

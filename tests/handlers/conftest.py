@@ -1,0 +1,282 @@
+"""Handler-test harness: invoke the real Lambda handlers with API Gateway-shaped events.
+
+Pages are WebSocket connections registered through the real ``$connect`` handler; what the
+handlers post to them goes through boto3 to moto's ``@connections`` server, where a recorder
+keeps each message separately (moto itself concatenates them) and can mark a page as gone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+import boto3
+import pytest
+from moto.apigatewaymanagementapi.models import ApiGatewayManagementApiBackend
+from moto.core.exceptions import ServiceException
+from moto.server import ThreadedMotoServer
+
+from local.apigw import LambdaContext, response_body, rest_event, route_key_for, websocket_event
+from local.redis_server import free_port
+from tests.fakes.bedrock_server import FakeBedrock
+from tests.fakes.polly_server import FakePolly
+from voicebot import wiring
+
+TABLE = "voicebot-history-test"
+SECRET = "test-secret-that-is-long-enough-0123456789"
+
+
+class _Gone(ServiceException):
+    code = "GoneException"
+    message = "The connection is gone."
+
+
+class ConnectionRecorder:
+    """Keeps every message posted to each connection, in order, with its arrival time."""
+
+    def __init__(self) -> None:
+        self.messages: dict[str, list[tuple[float, dict[str, Any]]]] = defaultdict(list)
+        self.gone: set[str] = set()
+        self.lock = threading.Lock()
+
+    def record(self, connection_id: str, data: bytes) -> None:
+        if connection_id in self.gone:
+            raise _Gone()
+        with self.lock:
+            self.messages[connection_id].append((time.monotonic(), json.loads(data)))
+
+    def reset(self) -> None:
+        with self.lock:
+            self.messages.clear()
+            self.gone.clear()
+
+
+@pytest.fixture(scope="session")
+def recorder() -> Iterator[ConnectionRecorder]:
+    rec = ConnectionRecorder()
+    original = ApiGatewayManagementApiBackend.post_to_connection
+
+    def post_to_connection(self: Any, data: bytes, connection_id: str) -> None:
+        rec.record(unquote(connection_id), data)  # moto keeps the id URL-encoded
+
+    ApiGatewayManagementApiBackend.post_to_connection = post_to_connection  # type: ignore[method-assign]
+    yield rec
+    ApiGatewayManagementApiBackend.post_to_connection = original  # type: ignore[method-assign]
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def history_table(moto_url: str) -> str:
+    client = boto3.client("dynamodb", endpoint_url=moto_url)
+    client.create_table(
+        TableName=TABLE,
+        KeySchema=[
+            {"AttributeName": "userId", "KeyType": "HASH"},
+            {"AttributeName": "turnKey", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "userId", "AttributeType": "S"},
+            {"AttributeName": "turnKey", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return TABLE
+
+
+@pytest.fixture(scope="session")
+def bedrock() -> Iterator[FakeBedrock]:
+    with FakeBedrock() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def polly() -> Iterator[FakePolly]:
+    with FakePolly() as server:
+        yield server
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes
+    headers: dict[str, str]
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class Api:
+    """Calls handlers the way API Gateway would, and reads what pages received."""
+
+    def __init__(self, moto_url: str, recorder: ConnectionRecorder) -> None:
+        self.domain = moto_url.removeprefix("http://")
+        self.recorder = recorder
+        self._counter = 0
+
+    # ---- REST ----
+    def rest(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        body: Any = None,
+        raw: bytes | str | None = None,
+        query: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        from handlers import health, history, sessions, speech, transcripts
+
+        module = {
+            "/api/sessions": sessions,
+            "/api/sessions/refresh": sessions,
+            "/api/transcripts": transcripts,
+            "/api/speech": speech,
+            "/api/history": history,
+            "/api/health": health,
+        }[path]
+        all_headers = {"Content-Type": "application/json", **(headers or {})}
+        if token is not None:
+            all_headers["Authorization"] = f"Bearer {token}"
+        payload = raw if raw is not None else (None if body is None else json.dumps(body))
+        event = rest_event(method, path, headers=all_headers, query=query, body=payload)
+        result = module.handler(event, LambdaContext())
+        return Response(
+            status=result["statusCode"],
+            body=response_body(result),
+            headers={k.lower(): v for k, v in (result.get("headers") or {}).items()},
+        )
+
+    def session(self) -> dict[str, Any]:
+        response = self.rest("POST", "/api/sessions", body={})
+        assert response.status == 201, response.body
+        return dict(response.json())
+
+    # ---- WebSocket ----
+    def connect(self, token: str | None) -> tuple[int, str]:
+        from handlers import ws_connect
+
+        self._counter += 1
+        connection_id = f"conn{self._counter}{int(time.time() * 1000) % 100000}="
+        query = {"token": token} if token is not None else {}
+        event = websocket_event(
+            "$connect", connection_id, domain_name=self.domain, query=query, headers={}
+        )
+        return ws_connect.handler(event, LambdaContext())["statusCode"], connection_id
+
+    def page(self, token: str) -> str:
+        status, connection_id = self.connect(token)
+        assert status == 200
+        return connection_id
+
+    def disconnect(self, connection_id: str) -> None:
+        from handlers import ws_disconnect
+
+        event = websocket_event("$disconnect", connection_id, domain_name=self.domain)
+        ws_disconnect.handler(event, LambdaContext())
+
+    def send(self, connection_id: str, message: Any) -> None:
+        """One WebSocket message, routed by ``action`` like the API's route selection."""
+        from handlers import chat, ws_messages
+
+        body = message if isinstance(message, str) else json.dumps(message, ensure_ascii=False)
+        route = route_key_for(body)
+        event = websocket_event(route, connection_id, domain_name=self.domain, body=body)
+        (chat if route == "chat" else ws_messages).handler(event, LambdaContext())
+
+    def send_in_background(self, connection_id: str, message: Any) -> threading.Thread:
+        thread = threading.Thread(target=self.send, args=(connection_id, message), daemon=True)
+        thread.start()
+        return thread
+
+    def received(self, connection_id: str) -> list[dict[str, Any]]:
+        with self.recorder.lock:
+            return [m for _, m in self.recorder.messages.get(connection_id, [])]
+
+    def timed(self, connection_id: str) -> list[tuple[float, dict[str, Any]]]:
+        with self.recorder.lock:
+            return list(self.recorder.messages.get(connection_id, []))
+
+    def wait_for(
+        self,
+        connection_id: str,
+        predicate: Callable[[list[dict[str, Any]]], bool],
+        timeout: float = 10.0,
+    ) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            messages = self.received(connection_id)
+            if predicate(messages):
+                return messages
+            time.sleep(0.01)
+        raise AssertionError(f"timed out; received {self.received(connection_id)!r}")
+
+    def wait_done(self, connection_id: str, turn_id: str, timeout: float = 15.0) -> list[dict]:
+        def done(messages: list[dict[str, Any]]) -> bool:
+            return any(m["type"] == "done" and m.get("turnId") == turn_id for m in messages)
+
+        return [m for m in self.wait_for(connection_id, done, timeout) if m.get("turnId") == turn_id]
+
+
+@pytest.fixture
+def environment(
+    monkeypatch: pytest.MonkeyPatch,
+    redis_url: str,
+    moto_url: str,
+    history_table: str,
+    bedrock: FakeBedrock,
+    polly: FakePolly,
+) -> dict[str, str]:
+    env = {
+        "TOKEN_SECRET": SECRET,
+        "REDIS_URL": redis_url,
+        "HISTORY_TABLE": history_table,
+        "DYNAMODB_ENDPOINT": moto_url,
+        "CHAT_PROVIDER": "bedrock",
+        "CHAT_ENDPOINT": bedrock.url,
+        "CHAT_REGION": "us-east-1",
+        "TTS_PROVIDER": "polly",
+        "POLLY_ENDPOINT": polly.url,
+        "POLLY_REGION": "us-east-1",
+        # moto serves @connections at the root, not under a stage path as API Gateway does.
+        "CONNECTIONS_ENDPOINT": moto_url,
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("ACCESS_CODE", raising=False)
+    wiring.reset()
+    return env
+
+
+@pytest.fixture
+def api(
+    environment: dict[str, str],
+    moto_url: str,
+    recorder: ConnectionRecorder,
+    bedrock: FakeBedrock,
+    polly: FakePolly,
+) -> Iterator[Api]:
+    recorder.reset()
+    # The fakes are shared by the session; each test starts from their quiet defaults.
+    bedrock.answer, bedrock.script, bedrock.tokenize = "안녕하세요. 반갑습니다.", None, 4
+    bedrock.first_token_delay = bedrock.token_interval = 0.0
+    bedrock.throttle_first_n, bedrock.fail_mid_stream, bedrock.gate = 0, None, None
+    polly.delay, polly.throttle_first_n, polly.fail_all = 0.0, 0, False
+    yield Api(moto_url, recorder)
+    wiring.reset()
+    os.environ.pop("ACCESS_CODE", None)

@@ -1,0 +1,63 @@
+import pytest
+
+from voicebot.segmenter import SentenceSegmenter
+
+
+def segment(text: str, step: int = 3, max_chars: int = 160) -> list[str]:
+    """Feed ``text`` in ``step``-character tokens, as a model stream would, then flush."""
+    seg = SentenceSegmenter(max_chars=max_chars)
+    out: list[str] = []
+    for i in range(0, len(text), step):
+        out += seg.feed(text[i : i + step])
+    return out + seg.flush()
+
+
+@pytest.mark.parametrize("step", [1, 2, 5, 100])
+def test_korean_punctuation_ends_sentences_whatever_the_token_size(step):
+    text = "안녕하세요! 저는 음성 비서입니다. 무엇을 도와드릴까요?"
+    assert segment(text, step) == ["안녕하세요!", "저는 음성 비서입니다.", "무엇을 도와드릴까요?"]
+
+
+def test_korean_final_endings_cut_even_without_punctuation():
+    assert segment("오늘은 맑습니다 내일은 비가 와요 우산을 챙기세요") == [
+        "오늘은 맑습니다",
+        "내일은 비가 와요",
+        "우산을 챙기세요",
+    ]
+
+
+def test_an_ending_followed_by_a_comma_does_not_cut():
+    assert segment("그런데요, 이건 아니죠? 네.") == ["그런데요, 이건 아니죠?", "네."]
+
+
+def test_decimals_list_numbers_and_abbreviations_do_not_cut():
+    text = "It is 3.5 degrees. Dr. Smith agrees, e.g. on this.\n1. first\n2. second"
+    assert segment(text) == [
+        "It is 3.5 degrees.",
+        "Dr. Smith agrees, e.g. on this.",
+        "1. first",
+        "2. second",
+    ]
+
+
+def test_full_width_punctuation_and_closing_quotes_stay_with_their_sentence():
+    assert segment("“정말요?” 그렇군요。 좋아요！") == ["“정말요?”", "그렇군요。", "좋아요！"]
+
+
+def test_the_last_sentence_waits_for_flush():
+    seg = SentenceSegmenter()
+    assert seg.feed("첫 문장입니다. 두 번째") == ["첫 문장입니다."]
+    assert seg.flush() == ["두 번째"]
+    assert seg.flush() == []
+
+
+def test_run_on_text_is_cut_at_a_comma_or_space_under_the_cap():
+    text = "아주 긴 문장이 계속 이어지고, " * 20
+    sentences = segment(text, max_chars=60)
+    assert all(len(s) <= 60 for s in sentences)
+    assert "".join(s.replace(" ", "") for s in sentences) == text.replace(" ", "")
+
+
+def test_text_without_spaces_is_still_cut_at_the_cap():
+    sentences = segment("가" * 250, max_chars=100)
+    assert [len(s) for s in sentences] == [100, 100, 50]
