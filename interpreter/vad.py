@@ -99,17 +99,18 @@ class VoiceGate:
         return events
 
     def _while_open(self, frame: AudioFrame, voiced: bool) -> list[GateEvent]:
+        events: list[GateEvent] = []
+        if self._frames_in_utterance >= self._max_frames:
+            # Someone talking without pause: rotate the recognizer stream so finals keep coming
+            # and no single stream grows without bound. The next stream starts with this frame.
+            self._frames_in_utterance = 0
+            events += [UtteranceEnded(), UtteranceStarted()]
         self._unvoiced_run = 0 if voiced else self._unvoiced_run + 1
         self._frames_in_utterance += 1
-        events: list[GateEvent] = [frame]
+        events.append(frame)
         if self._unvoiced_run >= self._hangover_frames:
             self._close()
             events.append(UtteranceEnded())
-        elif self._frames_in_utterance >= self._max_frames:
-            # Someone talking without pause: rotate the recognizer stream so finals keep coming
-            # and no single stream grows without bound. The next stream starts with this speech.
-            self._frames_in_utterance = 0
-            events += [UtteranceEnded(), UtteranceStarted()]
         return events
 
     def _close(self) -> None:

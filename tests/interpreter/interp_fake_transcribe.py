@@ -1,0 +1,263 @@
+"""A local Amazon Transcribe streaming endpoint: HTTP/2 over TLS (ALPN h2) speaking event streams.
+
+It accepts ``POST /stream-transcription``, decodes the signed ``AudioEvent`` messages, verifies each
+``:chunk-signature`` against the SigV4 chain seeded by the request's ``Authorization`` signature, and
+answers ``TranscriptEvent`` messages: a growing partial every ``partial_every_bytes`` of audio and a
+final when the client ends its stream. Each stream transcribes the next text of ``texts``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import ipaddress
+import json
+import re
+import ssl
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import h2.config
+import h2.connection
+import h2.events
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from interp_eventstream import MessageDecoder, encode_message, expected_chunk_signature
+
+
+def make_self_signed_cert(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1/localhost, valid for an hour, that doubles as its own CA."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path = directory / "transcribe-cert.pem"
+    key_path = directory / "transcribe-key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+@dataclass
+class StreamRecord:
+    """What one transcription stream sent, as the server saw it."""
+
+    headers: dict[str, str]
+    audio_chunks: list[bytes] = field(default_factory=list)
+    signed_messages: int = 0
+    bad_signatures: int = 0
+    end_of_stream_message: bool = False
+    results_sent: list[dict[str, object]] = field(default_factory=list)
+
+    @property
+    def audio_bytes(self) -> int:
+        return sum(len(c) for c in self.audio_chunks)
+
+
+class _Stream:
+    def __init__(self, server: FakeTranscribe, stream_id: int, headers: dict[str, str], text: str):
+        self.record = StreamRecord(headers)
+        self.stream_id = stream_id
+        self.decoder = MessageDecoder()
+        self.words = text.split()
+        self.result_id = f"result-{stream_id}"
+        self.server = server
+        match = re.search(r"Signature=([0-9a-f]{64})", headers.get("authorization", ""))
+        self.prior_signature = bytes.fromhex(match.group(1)) if match else b""
+        self.partials_sent = 0
+
+    def on_message(self, headers: dict[str, object], payload: bytes) -> None:
+        date_ms = headers.get(":date")
+        signature = headers.get(":chunk-signature")
+        self.record.signed_messages += 1
+        ok = isinstance(date_ms, int) and isinstance(signature, bytes)
+        if ok:
+            assert isinstance(date_ms, int) and isinstance(signature, bytes)
+            expected = expected_chunk_signature(
+                secret_key=self.server.secret_key,
+                region=self.server.region,
+                date_ms=date_ms,
+                prior_signature=self.prior_signature,
+                payload=payload,
+            )
+            ok = expected == signature
+            self.prior_signature = signature
+        if not ok:
+            self.record.bad_signatures += 1
+        if not payload:
+            self.record.end_of_stream_message = True
+            return
+        for inner in MessageDecoder().feed(payload):
+            if inner.headers.get(":event-type") == "AudioEvent":
+                self.record.audio_chunks.append(inner.payload)
+
+    def due_partials(self) -> list[bytes]:
+        out = []
+        due = self.record.audio_bytes // self.server.partial_every_bytes
+        while self.partials_sent < min(due, len(self.words)):
+            self.partials_sent += 1
+            out.append(self._result(" ".join(self.words[: self.partials_sent]), partial=True))
+        return out
+
+    def final(self) -> bytes:
+        return self._result(" ".join(self.words), partial=False)
+
+    def _result(self, text: str, *, partial: bool) -> bytes:
+        seconds = self.record.audio_bytes / 32000
+        result: dict[str, object] = {
+            "ResultId": self.result_id,
+            "StartTime": 0.0,
+            "EndTime": seconds,
+            "IsPartial": partial,
+            "ChannelId": "ch_0",
+            "Alternatives": [{"Transcript": text, "Items": []}],
+        }
+        self.record.results_sent.append(result)
+        return _transcript_event([result])
+
+
+def _transcript_event(results: list[dict[str, object]]) -> bytes:
+    body = json.dumps({"Transcript": {"Results": results}}, ensure_ascii=False).encode()
+    return encode_message(
+        {
+            ":message-type": "event",
+            ":event-type": "TranscriptEvent",
+            ":content-type": "application/json",
+        },
+        body,
+    )
+
+
+class FakeTranscribe:
+    """Runs in its own thread and event loop so that the code under test owns the test's loop."""
+
+    def __init__(
+        self,
+        cert_dir: Path,
+        texts: list[str],
+        *,
+        region: str = "us-east-1",
+        secret_key: str = "test-secret-key",
+        partial_every_bytes: int = 9600,
+    ) -> None:
+        self.cert_path, self.key_path = make_self_signed_cert(cert_dir)
+        self.texts = texts
+        self.region = region
+        self.secret_key = secret_key
+        self.partial_every_bytes = partial_every_bytes
+        self.streams: list[StreamRecord] = []
+        self.alpn_seen: list[str | None] = []
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._server: asyncio.Server | None = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    def start(self) -> FakeTranscribe:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=10)
+        return self
+
+    def stop(self) -> None:
+        async def _stop() -> None:
+            if self._server is not None:
+                self._server.close()
+
+        asyncio.run_coroutine_threadsafe(_stop(), self._loop).result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+
+    async def _start(self) -> None:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.cert_path, self.key_path)
+        context.set_alpn_protocols(["h2"])
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=context)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        ssl_object = writer.get_extra_info("ssl_object")
+        self.alpn_seen.append(ssl_object.selected_alpn_protocol() if ssl_object else None)
+        conn = h2.connection.H2Connection(
+            h2.config.H2Configuration(client_side=False, header_encoding="utf-8")
+        )
+        conn.initiate_connection()
+        writer.write(conn.data_to_send())
+        streams: dict[int, _Stream] = {}
+        try:
+            while data := await reader.read(65536):
+                for event in conn.receive_data(data):
+                    self._on_event(conn, streams, event)
+                writer.write(conn.data_to_send())
+                await writer.drain()
+        except (ConnectionError, ssl.SSLError):
+            pass
+        finally:
+            writer.close()
+
+    def _on_event(
+        self, conn: h2.connection.H2Connection, streams: dict[int, _Stream], event: h2.events.Event
+    ) -> None:
+        if isinstance(event, h2.events.RequestReceived):
+            headers = {str(k): str(v) for k, v in event.headers or []}
+            text = self.texts[len(self.streams) % len(self.texts)]
+            stream = _Stream(self, event.stream_id, headers, text)
+            streams[event.stream_id] = stream
+            self.streams.append(stream.record)
+            conn.send_headers(
+                event.stream_id,
+                [
+                    (":status", "200"),
+                    ("content-type", "application/vnd.amazon.eventstream"),
+                    ("x-amzn-request-id", f"req-{event.stream_id}"),
+                    (
+                        "x-amzn-transcribe-language-code",
+                        headers.get("x-amzn-transcribe-language-code", ""),
+                    ),
+                    (
+                        "x-amzn-transcribe-sample-rate",
+                        headers.get("x-amzn-transcribe-sample-rate", ""),
+                    ),
+                    ("x-amzn-transcribe-media-encoding", "pcm"),
+                    ("x-amzn-transcribe-session-id", f"session-{event.stream_id}"),
+                ],
+            )
+            # Transcribe sends result-less events too; a client must tolerate them.
+            conn.send_data(event.stream_id, _transcript_event([]))
+        elif isinstance(event, h2.events.DataReceived) and event.stream_id in streams:
+            stream = streams[event.stream_id]
+            conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+            for message in stream.decoder.feed(event.data or b""):
+                stream.on_message(message.headers, message.payload)
+            for partial in stream.due_partials():
+                conn.send_data(event.stream_id, partial)
+        elif isinstance(event, h2.events.StreamEnded) and event.stream_id in streams:
+            stream = streams.pop(event.stream_id)
+            conn.send_data(event.stream_id, stream.final(), end_stream=True)

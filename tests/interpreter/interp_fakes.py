@@ -1,0 +1,115 @@
+"""A scripted recognizer and a WAV builder for the interpreter tests."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import soundfile
+
+from interpreter.events import AudioFrame, FinalTranscript, PartialTranscript, TranscriptEvent
+
+RATE = 16_000
+
+
+@dataclass
+class ScriptedStream:
+    """Says "발화N" plus one more word every ``every`` frames, and a final when audio ends."""
+
+    number: int
+    every: int = 8
+    frames: list[AudioFrame] = field(default_factory=list)
+    finals_at: list[float] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._events: list[TranscriptEvent | None] = []
+        self._words = [f"발화{self.number}"]
+        import asyncio
+
+        self._queue: asyncio.Queue[TranscriptEvent | None] = asyncio.Queue()
+
+    @property
+    def text(self) -> str:
+        return " ".join(self._words)
+
+    async def send(self, frame: AudioFrame) -> None:
+        self.frames.append(frame)
+        if len(self.frames) % self.every == 0:
+            self._words.append(f"단어{len(self._words)}")
+            self._queue.put_nowait(PartialTranscript(self.text, "s"))
+
+    async def finish(self) -> None:
+        self.finals_at.append(time.monotonic())
+        self._queue.put_nowait(FinalTranscript(self.text, "s"))
+        self._queue.put_nowait(None)
+
+    async def events(self) -> AsyncIterator[TranscriptEvent]:
+        while (event := await self._queue.get()) is not None:
+            yield event
+
+
+@dataclass
+class ScriptedRecognizer:
+    streams: list[ScriptedStream] = field(default_factory=list)
+
+    async def open_stream(self) -> ScriptedStream:
+        stream = ScriptedStream(len(self.streams) + 1)
+        self.streams.append(stream)
+        return stream
+
+
+@dataclass(frozen=True)
+class SpeechSpan:
+    start_ms: float
+    end_ms: float
+
+
+def speech_spans(path: Path, *, min_gap_s: float = 1.0) -> list[SpeechSpan]:
+    """Where a clean test recording has speech: runs of samples above a small amplitude,
+    separated by at least ``min_gap_s`` of quiet. Measured, not assumed from how it was made."""
+    samples, rate = soundfile.read(str(path), dtype="int16")
+    loud = np.nonzero(np.abs(samples.astype(np.int32)) > 300)[0]
+    spans: list[SpeechSpan] = []
+    start = previous = int(loud[0])
+    for index in loud[1:]:
+        if index - previous > min_gap_s * rate:
+            spans.append(SpeechSpan(start * 1000 / rate, previous * 1000 / rate))
+            start = int(index)
+        previous = int(index)
+    spans.append(SpeechSpan(start * 1000 / rate, previous * 1000 / rate))
+    return spans
+
+
+def write_speech_wav(path: Path, parts: list[str | float]) -> None:
+    """How data/*.wav were made: texts spoken by espeak-ng (Korean voice), floats are seconds of
+    silence. Needs espeak-ng and sox; the tests use the committed files."""
+    chunks = []
+    for part in parts:
+        if isinstance(part, str):
+            wav = subprocess.run(
+                ["espeak-ng", "-v", "ko", "-s", "150", "--stdout", part],
+                capture_output=True,
+                check=True,
+            ).stdout
+            raw = subprocess.run(
+                ["sox", "-t", "wav", "-", "-t", "raw", "-r", str(RATE), "-c", "1", "-b", "16"]
+                + ["-e", "signed-integer", "-"],
+                input=wav,
+                capture_output=True,
+                check=True,
+            ).stdout
+            chunks.append(np.frombuffer(raw, dtype="<i2"))
+        else:
+            chunks.append(np.zeros(int(part * RATE), dtype="<i2"))
+    soundfile.write(str(path), np.concatenate(chunks), RATE, subtype="PCM_16")
+
+
+if __name__ == "__main__":
+    write_speech_wav(
+        Path(__file__).parent / "data" / "two_utterances.wav",
+        [0.5, "안녕하세요 오늘 날씨가 좋네요", 2.5, "내일 다시 만나요", 0.5],
+    )
