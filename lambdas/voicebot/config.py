@@ -62,7 +62,7 @@ class HistorySettings(BaseSettings):
 class ChatSettings(BaseSettings):
     model_config = _COMMON
 
-    chat_provider: Literal["bedrock", "openai", "nvidia", "scripted"] = "bedrock"
+    chat_provider: Literal["bedrock", "openai", "nvidia", "local", "scripted"] = "bedrock"
     chat_model_id: str = "anthropic.claude-3-haiku-20240307-v1:0"
     chat_region: str | None = None
     chat_endpoint: str | None = None

@@ -156,11 +156,10 @@ class Api:
         payload = raw if raw is not None else (None if body is None else json.dumps(body))
         event = rest_event(method, path, headers=all_headers, query=query, body=payload)
         result = module.handler(event, LambdaContext())
-        return Response(
-            status=result["statusCode"],
-            body=response_body(result),
-            headers={k.lower(): v for k, v in (result.get("headers") or {}).items()},
-        )
+        headers = {k.lower(): v for k, v in (result.get("headers") or {}).items()}
+        for key, values in (result.get("multiValueHeaders") or {}).items():
+            headers[key.lower()] = ",".join(values)
+        return Response(status=result["statusCode"], body=response_body(result), headers=headers)
 
     def session(self) -> dict[str, Any]:
         response = self.rest("POST", "/api/sessions", body={})
@@ -230,7 +229,9 @@ class Api:
         def done(messages: list[dict[str, Any]]) -> bool:
             return any(m["type"] == "done" and m.get("turnId") == turn_id for m in messages)
 
-        return [m for m in self.wait_for(connection_id, done, timeout) if m.get("turnId") == turn_id]
+        return [
+            m for m in self.wait_for(connection_id, done, timeout) if m.get("turnId") == turn_id
+        ]
 
 
 @pytest.fixture

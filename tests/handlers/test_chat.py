@@ -32,7 +32,9 @@ def test_a_turn_follows_the_protocol_order_and_speaks_real_ogg(api, polly):
     assert [s["index"] for s in sentences] == [0, 1]
     assert "".join(e["text"] for e in events if e["type"] == "delta") == "안녕하세요. 반갑습니다."
     for s in sentences:  # sentence i before audio i, audio in index order
-        first_audio = next(i for i, e in enumerate(events) if e["type"] == "audio" and e["index"] == s["index"])
+        first_audio = next(
+            i for i, e in enumerate(events) if e["type"] == "audio" and e["index"] == s["index"]
+        )
         assert events.index(s) < first_audio
     audio_indexes = [e["index"] for e in events if e["type"] == "audio"]
     assert audio_indexes == sorted(audio_indexes)
@@ -84,7 +86,9 @@ def test_audio_stays_in_sentence_order_when_a_later_sentence_synthesizes_first(a
     assert indexes == [0, 1, 2, 3, 4]
 
 
-def test_the_model_sees_the_system_prompt_the_history_window_and_settings(api, bedrock, monkeypatch):
+def test_the_model_sees_the_system_prompt_the_history_window_and_settings(
+    api, bedrock, monkeypatch
+):
     from voicebot import wiring
 
     monkeypatch.setenv("SYSTEM_PROMPT", "짧게 답하세요.")
@@ -190,7 +194,11 @@ def test_persistent_throttling_becomes_an_error_event_then_done(api, bedrock):
 
 
 def test_a_stream_that_breaks_mid_answer_ends_with_an_error_and_keeps_what_was_said(api, bedrock):
-    bedrock.answer, bedrock.fail_mid_stream, bedrock.fail_after_tokens = FIVE, "modelStreamErrorException", 6
+    bedrock.answer, bedrock.fail_mid_stream, bedrock.fail_after_tokens = (
+        FIVE,
+        "modelStreamErrorException",
+        6,
+    )
     page = api.page(api.session()["token"])
     api.send(page, {"action": "chat", "turnId": "t1", "text": "hi"})
     events = api.wait_done(page, "t1")
@@ -215,7 +223,9 @@ def test_markup_in_the_answer_is_escaped_for_polly_and_sent_as_text(api, bedrock
     assert "audio" in types(events) and "error" not in types(events)
     ssml = polly.requests[-2].text
     assert ssml.startswith("<speak>&lt;speak&gt;&lt;break time=&quot;10s&quot;/&gt;")
-    assert events[-1]["text"] == bedrock.answer  # JSON carries it as text; the page must not parse it
+    assert (
+        events[-1]["text"] == bedrock.answer
+    )  # JSON carries it as text; the page must not parse it
 
 
 def test_long_sentence_audio_is_split_into_messages_under_the_limit(api, bedrock, polly):

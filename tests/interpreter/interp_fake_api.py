@@ -14,6 +14,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from typing import Any
 
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -34,6 +35,7 @@ class FakeTranscriptsApi:
         self.relayed: list[dict[str, Any]] = []  # what the page would have received
         self.statuses: list[int] = []
         self.down_periods: list[tuple[float, float]] = []
+        self.on_relay: Callable[[dict[str, Any]], None] | None = None  # runs in a handler thread
         self._utterances: dict[str, _Utterance] = {}
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -129,6 +131,8 @@ class FakeTranscriptsApi:
                 with api._lock:
                     api.statuses.append(status)
                 self._reply(status, answer)
+                if answer.get("delivered") and api.on_relay is not None:
+                    api.on_relay(api.relayed[-1])
 
             def _reply(self, status: int, body: dict[str, Any]) -> None:
                 data = json.dumps(body).encode()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import time
 from collections.abc import AsyncIterator
@@ -16,20 +17,14 @@ from interpreter.events import AudioFrame, FinalTranscript, PartialTranscript, T
 RATE = 16_000
 
 
-@dataclass
 class ScriptedStream:
     """Says "발화N" plus one more word every ``every`` frames, and a final when audio ends."""
 
-    number: int
-    every: int = 8
-    frames: list[AudioFrame] = field(default_factory=list)
-    finals_at: list[float] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self._events: list[TranscriptEvent | None] = []
-        self._words = [f"발화{self.number}"]
-        import asyncio
-
+    def __init__(self, number: int, every: int) -> None:
+        self.every = every
+        self.frames: list[AudioFrame] = []
+        self.finals_at: list[float] = []
+        self._words = [f"발화{number}"]
         self._queue: asyncio.Queue[TranscriptEvent | None] = asyncio.Queue()
 
     @property
@@ -54,10 +49,11 @@ class ScriptedStream:
 
 @dataclass
 class ScriptedRecognizer:
+    every: int = 8
     streams: list[ScriptedStream] = field(default_factory=list)
 
     async def open_stream(self) -> ScriptedStream:
-        stream = ScriptedStream(len(self.streams) + 1)
+        stream = ScriptedStream(len(self.streams) + 1, self.every)
         self.streams.append(stream)
         return stream
 

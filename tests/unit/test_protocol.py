@@ -64,7 +64,13 @@ def test_unknown_fields_are_ignored_as_the_protocol_allows():
 
 @pytest.mark.parametrize(
     ("raw", "status"),
-    [(b"{", 400), (b"[1]", 400), (b"", 400), (b"\xff\xfe", 400), (b'{"a":"' + b"x" * 70000 + b'"}', 413)],
+    [
+        (b"{", 400),
+        (b"[1]", 400),
+        (b"", 400),
+        (b"\xff\xfe", 400),
+        (b'{"a":"' + b"x" * 70000 + b'"}', 413),
+    ],
 )
 def test_malformed_bodies(raw, status):
     with pytest.raises(ApiError) as err:
@@ -90,7 +96,7 @@ def test_bad_websocket_messages_are_protocol_errors(message):
 
 
 def test_ssml_metacharacters_are_escaped():
-    assert to_ssml('<break time="9s"/> & \'q\'') == (
+    assert to_ssml("<break time=\"9s\"/> & 'q'") == (
         "<speak>&lt;break time=&quot;9s&quot;/&gt; &amp; &apos;q&apos;</speak>"
     )
     assert to_ssml("a\x00b\x07c") == "<speak>abc</speak>"

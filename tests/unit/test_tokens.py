@@ -17,7 +17,9 @@ def test_a_token_carries_user_scope_and_expiry():
     "mutate",
     [
         lambda t: t[:-2] + ("AA" if not t.endswith("AA") else "BB"),  # signature
-        lambda t: t.split(".")[0] + ".eyJzdWIiOiJ1XzIiLCJzY3AiOiJjbGllbnQiLCJleHAiOjl9." + t.split(".")[2],
+        lambda t: (
+            t.split(".")[0] + ".eyJzdWIiOiJ1XzIiLCJzY3AiOiJjbGllbnQiLCJleHAiOjl9." + t.split(".")[2]
+        ),
         lambda t: "v2" + t[2:],
         lambda t: t.replace(".", "", 1),
         lambda t: "",

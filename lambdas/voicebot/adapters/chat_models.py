@@ -53,6 +53,17 @@ def build_chat_model(settings: ChatSettings) -> BaseChatModel:
             temperature=settings.chat_temperature,
             max_completion_tokens=settings.chat_max_tokens,
         )
+    if settings.chat_provider == "local":
+        from .completion_chat import FewShotCompletionChatModel
+
+        # A small base model served by the local stack: completion prompt, one line per answer.
+        return FewShotCompletionChatModel(
+            base_url=settings.chat_endpoint or "http://127.0.0.1:8080/v1",
+            model=settings.chat_model_id,
+            api_key=api_key or "not-needed",
+            temperature=settings.chat_temperature,
+            max_tokens=settings.chat_max_tokens,
+        )
     from .scripted import ScriptedChatModel
 
     return ScriptedChatModel(

@@ -1,0 +1,49 @@
+"""When Redis or DynamoDB cannot be reached: 503 with the error body, never a traceback."""
+
+import pytest
+
+from local.redis_server import free_port
+from voicebot import wiring
+
+
+@pytest.fixture
+def redis_down(api, monkeypatch):
+    session = api.session()
+    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")
+    wiring.reset()
+    return session
+
+
+@pytest.fixture
+def dynamodb_down(api, monkeypatch):
+    session = api.session()
+    monkeypatch.setenv("DYNAMODB_ENDPOINT", f"http://127.0.0.1:{free_port()}")
+    wiring.reset()
+    return session
+
+
+def test_transcripts_answer_503_when_redis_is_down(api, redis_down):
+    body = {"utteranceId": "u1", "seq": 0, "text": "hi", "final": True}
+    response = api.rest("POST", "/api/transcripts", token=redis_down["deviceToken"], body=body)
+    assert response.status == 503
+    assert response.json()["error"]["code"] == "service_unavailable"
+
+
+def test_connect_is_refused_when_redis_is_down(api, redis_down):
+    assert api.connect(redis_down["token"])[0] == 503
+
+
+def test_history_answers_503_when_dynamodb_is_down(api, dynamodb_down):
+    response = api.rest("GET", "/api/history", token=dynamodb_down["token"])
+    assert response.status == 503
+    assert "Traceback" not in response.body.decode()
+
+
+def test_a_turn_reports_an_unavailable_history_as_an_error_event(api, monkeypatch):
+    page = api.page(api.session()["token"])
+    monkeypatch.setenv("DYNAMODB_ENDPOINT", f"http://127.0.0.1:{free_port()}")
+    wiring.reset()
+    api.send(page, {"action": "chat", "turnId": "t1", "text": "hi"})
+    events = api.wait_done(page, "t1", timeout=30)
+    assert [e["type"] for e in events] == ["error", "done"]
+    assert events[0]["code"] == "service_unavailable"
