@@ -1,0 +1,233 @@
+"""The API Gateway twin: one ASGI app with the REST API, the WebSocket API, ``@connections``,
+the page's static files, ``/config.json`` and the browser microphone.
+
+Every API request becomes the event API Gateway would send (``local.apigw``) and goes to the
+same handler function the Lambda runs; the handler's proxy response becomes the HTTP response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from .apigw import STAGE, response_body, rest_event, route_key_for, websocket_event
+from .connections import ConnectionHub, management_endpoint
+from .invoke import HandlerInvoker
+from .mic import MicService
+from .options import StackOptions
+
+logger = logging.getLogger("local.app")
+
+# REST resource → handler module, as the CDK stack wires API Gateway to the functions.
+REST_ROUTES = {
+    "/api/sessions": "sessions",
+    "/api/sessions/refresh": "sessions",
+    "/api/transcripts": "transcripts",
+    "/api/speech": "speech",
+    "/api/history": "history",
+    "/api/health": "health",
+}
+
+_PLACEHOLDER_PAGE = """<!doctype html><meta charset="utf-8"><title>Voicebot local stack</title>
+<p>The local stack is running, but <code>web/index.html</code> is missing.
+The API is at <code>/api</code>, the WebSocket at <code>/ws</code>.</p>"""
+
+
+def error_response(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def _title_case(headers: Any) -> dict[str, str]:
+    # ASGI lowercases header names; API Gateway passes them as the client wrote them, which for
+    # browsers and most clients is Title-Case.
+    return {"-".join(p.capitalize() for p in k.split("-")): v for k, v in headers.items()}
+
+
+def _proxy_response(result: dict[str, Any]) -> Response:
+    headers: dict[str, str] = dict(result.get("headers") or {})
+    for name, values in (result.get("multiValueHeaders") or {}).items():
+        if values:
+            headers[name] = ", ".join(str(v) for v in values)
+    status = int(result.get("statusCode", 502))
+    body = response_body(result) if status not in (204, 304) else b""
+    headers.pop("Content-Length", None)
+    headers.pop("content-length", None)
+    return Response(body, status_code=status, headers=headers)
+
+
+class ApiTwin:
+    def __init__(
+        self,
+        options: StackOptions,
+        invoker: HandlerInvoker,
+        hub: ConnectionHub,
+        mic: MicService | None,
+        engines: dict[str, str],
+        max_body_bytes: int,
+    ) -> None:
+        self._options = options
+        self._invoker = invoker
+        self._hub = hub
+        self._mic = mic
+        self._engines = engines
+        self._max_body = max_body_bytes
+        # What the handlers see as the WebSocket API's domain: the management URL they derive
+        # from it (http://127.0.0.1:PORT/local) must reach this server, whatever host the page
+        # used.
+        self._domain = f"127.0.0.1:{options.port}"
+
+    # ---- REST ----------------------------------------------------------------------------------
+
+    async def rest(self, request: Request) -> Response:
+        path = request.url.path
+        module = REST_ROUTES.get(path.rstrip("/") or "/")
+        if module is None:
+            return error_response(404, "not_found", "No such route.")
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > self._max_body:
+                return error_response(
+                    413, "payload_too_large", f"The body must be at most {self._max_body} bytes."
+                )
+        event = rest_event(
+            request.method,
+            path,
+            headers=_title_case(request.headers),
+            query=dict(request.query_params) or None,
+            body=bytes(body) if body else None,
+            source_ip=request.client.host if request.client else "127.0.0.1",
+        )
+        try:
+            result = await self._invoker.invoke(module, event)
+        except Exception:
+            # API Gateway answers 502 when the integration fails; the client learns nothing more.
+            logger.exception("handler %s failed", module)
+            return error_response(502, "internal_error", "Something went wrong on our side.")
+        return _proxy_response(result)
+
+    # ---- WebSocket API -----------------------------------------------------------------------
+
+    async def page_socket(self, websocket: WebSocket) -> None:
+        client_ip = websocket.client.host if websocket.client else "127.0.0.1"
+        page = self._hub.open(client_ip, websocket.headers.get("user-agent", ""))
+        connection_id = page.connection_id
+        connect = websocket_event(
+            "$connect",
+            connection_id,
+            domain_name=self._domain,
+            query=dict(websocket.query_params),
+            headers=_title_case(websocket.headers),
+            source_ip=client_ip,
+        )
+        try:
+            status = int((await self._invoker.invoke("ws_connect", connect)).get("statusCode", 500))
+        except Exception:
+            logger.exception("$connect failed")
+            status = 500
+        if status != 200:
+            self._hub.discard(connection_id)
+            await deny(websocket, status)
+            return
+        await websocket.accept()
+        pump = asyncio.create_task(page.pump(websocket))
+        try:
+            while True:
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                page.touch()
+                body = message.get("text")
+                if body is None:
+                    body = (message.get("bytes") or b"").decode("utf-8", errors="replace")
+                route = route_key_for(body)
+                event = websocket_event(
+                    route, connection_id, domain_name=self._domain, body=body, source_ip=client_ip
+                )
+                # Each message is its own invocation and the loop keeps receiving, so a cancel
+                # reaches the stack while the chat turn it cancels is still streaming.
+                self._invoker.invoke_in_background(
+                    "chat" if route == "chat" else "ws_messages", event
+                )
+        except WebSocketDisconnect:
+            pass
+        finally:
+            self._hub.discard(connection_id)
+            pump.cancel()
+            disconnect = websocket_event(
+                "$disconnect", connection_id, domain_name=self._domain, source_ip=client_ip
+            )
+            self._invoker.invoke_in_background("ws_disconnect", disconnect)
+
+    # ---- the page ------------------------------------------------------------------------------
+
+    async def config(self, request: Request) -> JSONResponse:
+        base = f"ws://127.0.0.1:{self._options.port}"
+        host = request.headers.get("host")
+        if host:  # the page reaches the sockets the way it reached the page (localhost vs IP)
+            base = f"ws://{host}"
+        return JSONResponse(
+            {
+                "apiBase": "",
+                "wsUrl": f"{base}/ws",
+                "micUrl": f"{base}/mic" if self._mic is not None else None,
+                "language": self._options.language,
+                "voice": self._options.voice or "Seoyeon",
+                "accessCodeRequired": False,
+                "engines": self._engines,
+            },
+            headers={"Cache-Control": "no-store"},
+        )
+
+    async def index(self, request: Request) -> Response:
+        index = self._options.web_dir / "index.html"
+        if index.is_file():
+            return FileResponse(index, headers={"Cache-Control": "no-cache"})
+        return HTMLResponse(_PLACEHOLDER_PAGE)
+
+    async def mic_socket(self, websocket: WebSocket) -> None:
+        if self._mic is None:
+            await deny(websocket, 404)
+            return
+        await self._mic.serve(websocket)
+
+
+async def deny(websocket: WebSocket, status: int) -> None:
+    """Refuse a WebSocket handshake with an HTTP status: the socket is never accepted."""
+    code = {401: "unauthorized", 403: "forbidden", 404: "not_found"}.get(status, "unavailable")
+    try:
+        await websocket.send_denial_response(
+            error_response(status, code, "The connection was refused.")
+        )
+    except RuntimeError:
+        # A server without the denial-response extension answers a close-before-accept with 403.
+        await websocket.close(1008)
+
+
+def build_app(twin: ApiTwin, hub: ConnectionHub, web_dir: Path) -> Starlette:
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
+    return Starlette(
+        routes=[
+            Route("/api/{rest:path}", twin.rest, methods=methods),
+            Route("/api", twin.rest, methods=methods),
+            WebSocketRoute("/ws", twin.page_socket),
+            WebSocketRoute("/mic", twin.mic_socket),
+            Route(
+                f"/{STAGE}/@connections/{{connection_id}}",
+                management_endpoint(hub),
+                methods=["POST", "GET", "DELETE"],
+            ),
+            Route("/config.json", twin.config, methods=["GET"]),
+            Route("/", twin.index, methods=["GET", "HEAD"]),
+            Mount("/", StaticFiles(directory=web_dir, check_dir=False), name="web"),
+        ]
+    )

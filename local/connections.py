@@ -1,0 +1,117 @@
+"""The pages' WebSocket connections and the ``@connections`` management API that reaches them.
+
+Handlers post back through boto3's ``apigatewaymanagementapi`` client, unchanged: it sends
+``POST /{stage}/@connections/{id}`` with the raw message as the body. Each connection has an
+outbox (a FIFO queue drained by one task), so posts keep their order, a slow page never blocks
+a handler, and a post made while ``$connect`` is still running (a transcript racing the
+handshake) waits for the accept instead of being lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+_CLOSE = None
+
+
+@dataclass
+class PageConnection:
+    connection_id: str
+    source_ip: str
+    user_agent: str
+    connected_at: float = field(default_factory=time.time)
+    last_active_at: float = field(default_factory=time.time)
+    outbox: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
+
+    def touch(self) -> None:
+        self.last_active_at = time.time()
+
+    async def pump(self, websocket: WebSocket) -> None:
+        """Send queued messages to the page, in order, until closed (by DELETE or the page)."""
+        while True:
+            message = await self.outbox.get()
+            if message is _CLOSE:
+                with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+                    await websocket.close(1000)
+                return
+            try:
+                await websocket.send_text(message)
+            except (RuntimeError, WebSocketDisconnect, OSError):
+                return  # the page went away; the receive loop unregisters it
+
+
+class ConnectionHub:
+    def __init__(self) -> None:
+        self._pages: dict[str, PageConnection] = {}
+
+    def open(self, source_ip: str, user_agent: str) -> PageConnection:
+        # Unguessable, like API Gateway's: the id is the only key to post to a page.
+        page = PageConnection(secrets.token_urlsafe(12), source_ip, user_agent)
+        self._pages[page.connection_id] = page
+        return page
+
+    def get(self, connection_id: str) -> PageConnection | None:
+        return self._pages.get(connection_id)
+
+    def discard(self, connection_id: str) -> None:
+        self._pages.pop(connection_id, None)
+
+    def __len__(self) -> int:
+        return len(self._pages)
+
+    def close_all(self) -> None:
+        for page in list(self._pages.values()):
+            page.outbox.put_nowait(_CLOSE)
+
+
+def _gone(connection_id: str) -> Response:
+    # botocore reads the error code from this header, as from the real service.
+    body = {"__type": "GoneException", "message": f"Connection {connection_id} is gone."}
+    return Response(
+        json.dumps(body),
+        status_code=410,
+        media_type="application/json",
+        headers={"x-amzn-ErrorType": "GoneException"},
+    )
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
+
+
+def management_endpoint(hub: ConnectionHub) -> Callable[[Request], Awaitable[Response]]:
+    """Starlette endpoints for POST/GET/DELETE ``/{stage}/@connections/{connectionId}``."""
+
+    async def connection(request: Request) -> Response:
+        connection_id = request.path_params["connection_id"]
+        page = hub.get(connection_id)
+        if page is None:
+            return _gone(connection_id)
+        if request.method == "POST":
+            data = await request.body()
+            # API Gateway delivers posted data as one text frame.
+            page.outbox.put_nowait(data.decode("utf-8", errors="replace"))
+            return Response(status_code=200)
+        if request.method == "DELETE":
+            hub.discard(connection_id)
+            page.outbox.put_nowait(_CLOSE)
+            return Response(status_code=204)
+        body = {
+            "ConnectedAt": _iso(page.connected_at),
+            "LastActiveAt": _iso(page.last_active_at),
+            "Identity": {"SourceIp": page.source_ip, "UserAgent": page.user_agent},
+        }
+        return Response(json.dumps(body), media_type="application/json")
+
+    return connection

@@ -1,0 +1,87 @@
+"""Invoke the Lambda handlers as API Gateway would: one call per request, off the event loop.
+
+Handlers are synchronous (they wait on ``voicebot.runtime``'s shared loop), so each call takes a
+worker thread, like a Lambda instance per concurrent request. The thread budget is far above
+anyio's default of 40 so that dozens of streaming chat turns, plus the requests they cause
+(``@connections`` posts come back into this same server), never wait for a free thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from types import ModuleType
+from typing import Any
+
+import anyio.to_thread
+from anyio import CapacityLimiter
+
+from .apigw import LambdaContext
+
+logger = logging.getLogger("local.invoke")
+
+HANDLER_MODULES = (
+    "sessions",
+    "transcripts",
+    "speech",
+    "history",
+    "health",
+    "ws_connect",
+    "ws_disconnect",
+    "ws_messages",
+    "chat",
+)
+
+
+class HandlerInvoker:
+    def __init__(self, max_concurrent: int = 256) -> None:
+        self._limiter = CapacityLimiter(max_concurrent)
+        self._modules: dict[str, ModuleType] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+
+    def load(self) -> None:
+        """Import every handler once the environment is set (cold start, before ``ready``)."""
+        for name in HANDLER_MODULES:
+            self._modules[name] = importlib.import_module(f"handlers.{name}")
+        from voicebot import runtime
+
+        # The handlers' async code runs boto3 calls (DynamoDB, @connections) through
+        # asyncio.to_thread on the shared loop, whose default pool has only cpu+4 threads: widen it
+        # so 50+ concurrent turns are not queued behind each other's posts.
+        runtime.run(_widen_default_executor(128))
+
+    async def invoke(self, name: str, event: dict[str, Any]) -> dict[str, Any]:
+        module = self._modules[name]
+        result = await anyio.to_thread.run_sync(
+            module.handler, event, LambdaContext(), limiter=self._limiter
+        )
+        return dict(result or {})
+
+    def invoke_in_background(self, name: str, event: dict[str, Any]) -> None:
+        """Fire and forget, like an API Gateway WebSocket route: the socket keeps receiving."""
+        task = asyncio.create_task(self._logged(name, event))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _logged(self, name: str, event: dict[str, Any]) -> None:
+        try:
+            await self.invoke(name, event)
+        except Exception:
+            # On AWS this is a failed invocation in the function's log; the page hears nothing.
+            logger.exception("handler %s failed", name)
+
+    async def drain(self, timeout: float) -> None:
+        """Let running invocations finish (a turn being stored) before the stack stops."""
+        if self._background:
+            await asyncio.wait(list(self._background), timeout=timeout)
+
+
+def _widen_default_executor(workers: int) -> Coroutine[Any, Any, None]:
+    async def widen() -> None:
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="voicebot-io")
+        asyncio.get_running_loop().set_default_executor(pool)
+
+    return widen()

@@ -1,0 +1,161 @@
+"""The options of ``python -m local``: one parser, one typed result."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+ChatEngine = Literal["local", "bedrock", "openai", "nvidia", "scripted"]
+TtsEngine = Literal["espeak", "polly", "scripted"]
+AsrEngine = Literal["vosk", "none"]
+
+
+@dataclass(frozen=True)
+class StackOptions:
+    host: str
+    port: int
+    data_dir: Path
+    chat: ChatEngine
+    chat_endpoint: str | None
+    chat_model: str | None
+    tts: TtsEngine
+    voice: str | None
+    asr: AsrEngine
+    redis_url: str | None
+    web_dir: Path
+    language: str
+    log_level: str
+    preload_asr: bool
+    llm_threads: int
+    llm_parallel: int
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("VOICEBOT_DATA_DIR") or Path.home() / ".voicebot")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    repo = Path(__file__).resolve().parent.parent
+    parser = argparse.ArgumentParser(
+        prog="python -m local",
+        description=(
+            "The Voicebot local stack: the Lambda handlers behind an API Gateway twin (REST, "
+            "WebSocket, @connections), an embedded Redis, a DynamoDB endpoint that keeps history "
+            "across restarts, and offline speech and chat engines. No AWS account needed."
+        ),
+        epilog=(
+            "Offline engines are the default. Each one switches to AWS with one flag (your usual "
+            "AWS credentials and region are used): --chat bedrock, --tts polly. Any "
+            "OpenAI-compatible server: --chat openai --chat-endpoint URL --chat-model NAME. "
+            "NVIDIA NIM: --chat nvidia [--chat-endpoint URL] --chat-model NAME (key in "
+            "NVIDIA_API_KEY or CHAT_API_KEY). Stop with Ctrl-C."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument(
+        "--port", type=int, default=8000, help="port of the page, REST and WebSocket"
+    )
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on; keep loopback unless you know who else can reach it",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=default_data_dir(),
+        help="where history, the token secret, the assembled model and logs live "
+        "(env VOICEBOT_DATA_DIR)",
+    )
+    parser.add_argument(
+        "--chat",
+        choices=["local", "bedrock", "openai", "nvidia", "scripted"],
+        default="local",
+        help="chat model: local = the packaged Gemma 3 270M base model served on loopback "
+        "(a plumbing demo, not an assistant); bedrock = Amazon Bedrock ConverseStream; "
+        "openai = any OpenAI-compatible endpoint; nvidia = NVIDIA NIM / API catalog; "
+        "scripted = a fixed answer for tests and benchmarks",
+    )
+    parser.add_argument(
+        "--chat-endpoint",
+        help="base URL of the chat server (openai: e.g. http://127.0.0.1:11434/v1; nvidia: a "
+        "self-hosted NIM; bedrock: a Bedrock runtime endpoint override)",
+    )
+    parser.add_argument(
+        "--chat-model", help="model id or name for the chat engine (bedrock: a model id)"
+    )
+    parser.add_argument(
+        "--tts",
+        choices=["espeak", "polly", "scripted"],
+        default="espeak",
+        help="speech synthesis: espeak = espeak-ng to OGG (robotic, instant, offline); polly = "
+        "Amazon Polly neural; scripted = a tone, for tests",
+    )
+    parser.add_argument("--voice", help="voice name passed to the synthesizer (Polly: Seoyeon)")
+    parser.add_argument(
+        "--asr",
+        choices=["vosk", "none"],
+        default="vosk",
+        help="recognizer behind the page's microphone (/mic): vosk = offline Korean model; none "
+        "= no /mic (use the interpreter, e.g. with Amazon Transcribe, to post transcripts)",
+    )
+    parser.add_argument(
+        "--preload-asr",
+        action="store_true",
+        help="load the Vosk model (~600 MB RAM, a few seconds) right after start instead of at "
+        "the first microphone connection",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("REDIS_URL"),
+        help="use this Redis instead of starting an embedded one (env REDIS_URL)",
+    )
+    parser.add_argument(
+        "--web-dir", type=Path, default=repo / "web", help="static files served at /"
+    )
+    parser.add_argument("--language", default="ko-KR", help="language of speech and recognition")
+    parser.add_argument(
+        "--log-level",
+        default="WARNING",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="log level of the handlers and the stack",
+    )
+    parser.add_argument(
+        "--llm-threads", type=int, default=0, help="CPU threads of the local model (0: all cores)"
+    )
+    parser.add_argument(
+        "--llm-parallel",
+        type=int,
+        default=4,
+        help="turns the local model decodes at once (more share the same cores)",
+    )
+    return parser
+
+
+def parse_options(argv: list[str] | None = None) -> StackOptions:
+    args = build_parser().parse_args(argv)
+    return StackOptions(
+        host=args.host,
+        port=args.port,
+        data_dir=args.data_dir.expanduser().resolve(),
+        chat=args.chat,
+        chat_endpoint=args.chat_endpoint,
+        chat_model=args.chat_model,
+        tts=args.tts,
+        voice=args.voice,
+        asr=args.asr,
+        redis_url=args.redis_url,
+        web_dir=args.web_dir.resolve(),
+        language=args.language,
+        log_level=args.log_level,
+        preload_asr=args.preload_asr,
+        llm_threads=args.llm_threads,
+        llm_parallel=args.llm_parallel,
+    )

@@ -1,0 +1,197 @@
+"""Start and stop the whole local stack: backing services, engines, the handlers, the server."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import uvicorn
+
+from .app import ApiTwin, build_app
+from .children import ChildProcess
+from .connections import ConnectionHub
+from .dynamodb import ensure_history_table
+from .engines import (
+    HISTORY_TABLE,
+    Endpoints,
+    aws_credentials_available,
+    engine_names,
+    handler_environment,
+    uses_aws,
+)
+from .invoke import HandlerInvoker
+from .mic import MicService
+from .options import StackOptions
+from .redis_server import EmbeddedRedis, free_port
+
+logger = logging.getLogger("local")
+REPO = Path(__file__).resolve().parent.parent
+
+
+class LocalStack:
+    def __init__(self, options: StackOptions) -> None:
+        if options.port == 0:
+            from dataclasses import replace
+
+            options = replace(options, port=free_port())
+        self.options = options
+        self._redis: EmbeddedRedis | None = None
+        self._dynamodb = ChildProcess(
+            "dynamodb",
+            "local.dynamodb",
+            ["--data-dir", str(options.data_dir / "dynamodb")],
+            options.data_dir / "logs" / "dynamodb.log",
+        )
+        self._llm: ChildProcess | None = None
+        if options.chat == "local":
+            llm_args = [
+                "--data-dir",
+                str(options.data_dir),
+                "--parallel",
+                str(options.llm_parallel),
+            ]
+            if options.llm_threads:
+                llm_args += ["--threads", str(options.llm_threads)]
+            self._llm = ChildProcess(
+                "llm", "local.llm", llm_args, options.data_dir / "logs" / "llm.log"
+            )
+
+    # ---- services ------------------------------------------------------------------------------
+
+    def _start_redis(self) -> str:
+        if self.options.redis_url:
+            return self.options.redis_url
+        self._redis = EmbeddedRedis().start()
+        return self._redis.url
+
+    def start_services(self) -> Endpoints:
+        """Start Redis, DynamoDB and the local model side by side (they are independent)."""
+        self.options.data_dir.mkdir(parents=True, exist_ok=True)
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            redis = pool.submit(self._start_redis)
+            dynamodb = pool.submit(self._dynamodb.start)
+            llm = pool.submit(self._llm.start, 120.0) if self._llm else None
+            try:
+                endpoints = Endpoints(
+                    redis_url=redis.result(),
+                    dynamodb_url=dynamodb.result(),
+                    llm_url=llm.result() if llm else None,
+                )
+            except Exception:
+                for future in (redis, dynamodb, llm):
+                    if future is not None:
+                        future.cancel()
+                pool.shutdown(wait=True)
+                self.stop_services()
+                raise
+        return endpoints
+
+    def stop_services(self) -> None:
+        if self._llm is not None:
+            self._llm.stop()
+        self._dynamodb.stop()
+        if self._redis is not None:
+            self._redis.stop()
+            self._redis = None
+
+    # ---- handlers ------------------------------------------------------------------------------
+
+    def configure_handlers(self, endpoints: Endpoints) -> HandlerInvoker:
+        env = handler_environment(self.options, endpoints)
+        if env.get("AWS_ACCESS_KEY_ID") == "local":
+            os.environ.pop("AWS_SESSION_TOKEN", None)
+        os.environ.update(env)
+        lambdas = str(REPO / "lambdas")
+        if lambdas not in sys.path:
+            sys.path.insert(0, lambdas)
+        from voicebot import wiring
+
+        wiring.reset()  # settings are read once: make sure it is this environment they read
+        ensure_history_table(endpoints.dynamodb_url, HISTORY_TABLE, _region())
+        invoker = HandlerInvoker()
+        invoker.load()
+        return invoker
+
+    # ---- run -----------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        started = time.monotonic()
+        options = self.options
+        for need in uses_aws(options):
+            if not aws_credentials_available():
+                print(f"warning: {need} needs AWS credentials and none were found", flush=True)
+        endpoints = self.start_services()
+        try:
+            invoker = self.configure_handlers(endpoints)
+            from voicebot.config import service_settings
+
+            hub = ConnectionHub()
+            mic = MicService(options.language) if options.asr == "vosk" else None
+            twin = ApiTwin(
+                options,
+                invoker,
+                hub,
+                mic,
+                engine_names(options),
+                service_settings().max_body_bytes,
+            )
+            app = build_app(twin, hub, options.web_dir)
+            config = uvicorn.Config(
+                app,
+                host=options.host,
+                port=options.port,
+                log_level="warning" if options.log_level != "DEBUG" else "info",
+                lifespan="off",
+                ws_max_size=1024 * 1024,
+                # Pings keep idle pages connected through proxies; the protocol has its own too.
+                ws_ping_interval=20,
+                timeout_graceful_shutdown=5,
+            )
+            server = uvicorn.Server(config)
+            asyncio.run(self._serve(server, invoker, hub, mic, started))
+        finally:
+            self.stop_services()
+
+    async def _serve(
+        self,
+        server: uvicorn.Server,
+        invoker: HandlerInvoker,
+        hub: ConnectionHub,
+        mic: MicService | None,
+        started: float,
+    ) -> None:
+        serving = asyncio.create_task(server.serve())
+        while not server.started:
+            if serving.done():
+                await serving  # raises if the port was taken, etc.
+                return
+            await asyncio.sleep(0.02)
+        self._banner(time.monotonic() - started)
+        if mic is not None and self.options.preload_asr:
+            mic.model.preload_in_background()
+        await serving
+        hub.close_all()
+        await invoker.drain(timeout=5)
+
+    def _banner(self, seconds: float) -> None:
+        options = self.options
+        engines = engine_names(options)
+        lines = [
+            "Voicebot local stack",
+            f"  page:    {options.base_url}/",
+            f"  engines: speech recognition {engines['asr']}; chat {engines['chat']}; "
+            f"speech {engines['tts']}",
+            f"  data:    {options.data_dir}",
+            f"  started in {seconds:.1f} s; Ctrl-C stops it",
+            "ready",
+        ]
+        print("\n".join(lines), flush=True)
+
+
+def _region() -> str:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
