@@ -100,7 +100,7 @@ def expected_chunk_signature(
     *, secret_key: str, region: str, date_ms: int, prior_signature: bytes, payload: bytes
 ) -> bytes:
     """SigV4 event signature (AWS4-HMAC-SHA256-PAYLOAD), chained from the prior signature."""
-    when = datetime.datetime.fromtimestamp(date_ms / 1000, tz=datetime.timezone.utc)
+    when = datetime.datetime.fromtimestamp(date_ms / 1000, tz=datetime.UTC)
     timestamp = when.strftime("%Y%m%dT%H%M%SZ")
     day = timestamp[:8]
     scope = f"{day}/{region}/transcribe/aws4_request"

@@ -32,7 +32,7 @@ def make_self_signed_cert(directory: Path) -> tuple[Path, Path]:
     """A certificate for 127.0.0.1/localhost, valid for an hour, that doubles as its own CA."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)

@@ -92,8 +92,23 @@ def write_speech_wav(path: Path, parts: list[str | float]) -> None:
                 check=True,
             ).stdout
             raw = subprocess.run(
-                ["sox", "-t", "wav", "-", "-t", "raw", "-r", str(RATE), "-c", "1", "-b", "16"]
-                + ["-e", "signed-integer", "-"],
+                [
+                    "sox",
+                    "-t",
+                    "wav",
+                    "-",
+                    "-t",
+                    "raw",
+                    "-r",
+                    str(RATE),
+                    "-c",
+                    "1",
+                    "-b",
+                    "16",
+                    "-e",
+                    "signed-integer",
+                    "-",
+                ],
                 input=wav,
                 capture_output=True,
                 check=True,

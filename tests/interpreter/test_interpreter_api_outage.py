@@ -59,7 +59,9 @@ async def test_every_final_arrives_exactly_once_and_in_order_after_an_outage(
     assert [f["text"] for f in finals] == [s.text for s in recognizer.streams]
     assert len({f["utteranceId"] for f in finals}) == len(finals) == 2
     for final in finals:
-        same_utterance = [p for p in transcripts_api.relayed if p["utteranceId"] == final["utteranceId"]]
+        same_utterance = [
+            p for p in transcripts_api.relayed if p["utteranceId"] == final["utteranceId"]
+        ]
         assert same_utterance[-1] is final, "nothing of an utterance is relayed after its final"
         seqs = [p["seq"] for p in same_utterance]
         assert seqs == sorted(set(seqs))
