@@ -1,9 +1,10 @@
 """A local Amazon Transcribe streaming endpoint: HTTP/2 over TLS (ALPN h2) speaking event streams.
 
-It accepts ``POST /stream-transcription``, decodes the signed ``AudioEvent`` messages, verifies each
-``:chunk-signature`` against the SigV4 chain seeded by the request's ``Authorization`` signature, and
-answers ``TranscriptEvent`` messages: a growing partial every ``partial_every_bytes`` of audio and a
-final when the client ends its stream. Each stream transcribes the next text of ``texts``.
+It accepts ``POST /stream-transcription``, decodes the signed ``AudioEvent`` messages, verifies
+each ``:chunk-signature`` against the SigV4 chain seeded by the request's ``Authorization``
+signature, and answers ``TranscriptEvent`` messages: a growing partial every
+``partial_every_bytes`` of audio and a final when the client ends its stream. Each stream
+transcribes the next text of ``texts``.
 """
 
 from __future__ import annotations

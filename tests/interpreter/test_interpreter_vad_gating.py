@@ -81,7 +81,7 @@ def test_the_gate_streams_exactly_hangover_ms_after_the_last_voiced_frame() -> N
     frames = [e.start_ms // FRAME_MS for e in events if isinstance(e, AudioFrame)]
     assert isinstance(events[0], UtteranceStarted)
     assert isinstance(events[-1], UtteranceEnded)
-    # 5 frames of pre-roll before the first voiced frame (20), 10 hangover frames after the last (29).
+    # 5 pre-roll frames before the first voiced one (20), 10 hangover frames after the last (29).
     assert frames == list(range(15, 40))
 
 
