@@ -12,9 +12,15 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+# boto3 calls (posts to @connections, Polly, DynamoDB) run in threads via asyncio.to_thread. The
+# default pool has only cpu+4 threads — 5 on a small Lambda — which would queue a turn's audio
+# posts behind its own synthesis calls; 64 idle threads cost almost nothing.
+IO_THREADS = 64
 
 _lock = threading.Lock()
 _loop: asyncio.AbstractEventLoop | None = None
@@ -25,6 +31,9 @@ def _ensure_loop() -> asyncio.AbstractEventLoop:
     with _lock:
         if _loop is None or _loop.is_closed():
             loop = asyncio.new_event_loop()
+            loop.set_default_executor(
+                ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="voicebot-io")
+            )
             threading.Thread(target=loop.run_forever, name="voicebot-loop", daemon=True).start()
             _loop = loop
         return _loop
