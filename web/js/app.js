@@ -1,0 +1,286 @@
+// Wires the page together: config → session → WebSocket → conversation, audio and microphone.
+//
+// Tests (and curious developers) can watch the page through `window.voicebot`: the events it
+// received, the actions it sent, the sentences it played (per turn, with times) and its turns.
+
+import { Connection } from "./connection.js";
+import { initialLanguage, otherLanguage, setLanguage, t } from "./i18n.js";
+import { Microphone } from "./mic.js";
+import { SentencePlayer } from "./player.js";
+import { Session } from "./session.js";
+import { ConversationView } from "./view.js";
+
+const $ = (id) => document.getElementById(id);
+
+const ui = {
+  connection: $("connection"),
+  alert: $("alert"),
+  alertText: $("alert-text"),
+  chat: $("chat"),
+  chatText: $("chat-text"),
+  stop: $("stop"),
+  mic: $("mic"),
+  access: $("access"),
+  accessCode: $("access-code"),
+  accessError: $("access-error"),
+};
+
+const view = new ConversationView($("conversation"));
+const player = new SentencePlayer({
+  onError: (error) => showAlert(t("err.audio", { message: error.message || error.name })),
+  onScheduled: (turnId, entry) => {
+    const turn = turns.get(turnId);
+    if (turn && turn.firstPlayedAt === null) {
+      turn.firstPlayedAt = entry.start;
+      turn.view.setPlayedMs(entry.start - turn.sentAt);
+    }
+  },
+});
+
+const turns = new Map(); // turnId → {id, sentAt, done, cut, firstPlayedAt, view}
+let current = null; // the turn whose answer is streaming or playing
+const utterances = new Map(); // utteranceId → highest seq shown, so stale or repeated events are ignored
+let lastTranscriptId = null; // where `resume` picks up after a reconnect
+let connection = null;
+let session = null;
+let connectionState = "offline";
+let connectionDetail;
+
+const observed = { events: [], sent: [], played: player.log, turns: {} };
+window.voicebot = {
+  ...observed,
+  get connection() {
+    return connectionState;
+  },
+  get speaking() {
+    return player.speaking;
+  },
+  get userId() {
+    return session?.userId;
+  },
+};
+
+function showAlert(message) {
+  ui.alertText.textContent = message;
+  ui.alert.hidden = false;
+}
+
+function send(action) {
+  const ok = connection?.send(action) ?? false;
+  if (ok) observed.sent.push({ ...action, at: Date.now() });
+  return ok;
+}
+
+function newId() {
+  return `t-${crypto.randomUUID()}`;
+}
+
+// --- turns --------------------------------------------------------------------------------
+
+function startTurn(text) {
+  bargeIn(); // a new question supersedes an answer that is still playing
+  const id = newId();
+  player.begin(id);
+  if (!send({ action: "chat", turnId: id, text })) {
+    showAlert(t("err.notConnected"));
+    return;
+  }
+  current = { id, sentAt: Date.now(), done: false, cut: false, firstPlayedAt: null, view: view.startTurn(id) };
+  turns.set(id, current);
+  observed.turns[id] = { sentAt: current.sentAt, text: "", done: false, interrupted: false };
+}
+
+/** Stops the bot's answer at once (a new utterance or the Stop button) and tells the server. */
+function bargeIn() {
+  const turn = current;
+  if (!turn || turn.cut || (turn.done && !player.speaking)) return;
+  turn.cut = true;
+  const heard = player.stop();
+  if (turn.done) {
+    // The server already finished; only the playback was cut short.
+    turn.view.setState("interrupted");
+    observed.turns[turn.id].interrupted = true;
+  } else {
+    send({ action: "cancel", turnId: turn.id, heard });
+    turn.view.setState("stopping");
+  }
+  updateSpeaking();
+}
+
+function updateSpeaking() {
+  const busy = Boolean(current && !current.cut && (!current.done || player.speaking));
+  document.body.dataset.speaking = String(player.speaking);
+  ui.stop.disabled = !busy;
+}
+
+// --- server events ------------------------------------------------------------------------
+
+const handlers = {
+  transcript(event) {
+    const shown = utterances.get(event.utteranceId);
+    if (shown !== undefined && (shown.final || event.seq <= shown.seq)) return;
+    utterances.set(event.utteranceId, { seq: event.seq, final: event.final });
+    lastTranscriptId = event.id;
+    view.showTranscript(event);
+    if (event.final) startTurn(event.text);
+    else bargeIn();
+  },
+  delta(event) {
+    const turn = turns.get(event.turnId);
+    if (!turn) return;
+    turn.view.appendText(event.text);
+    observed.turns[event.turnId].text += event.text;
+    view.follow();
+  },
+  sentence(event) {
+    turns.get(event.turnId)?.view.countSentence(event.index);
+  },
+  audio(event) {
+    if (event.turnId !== current?.id || current.cut) return;
+    player.add(event);
+    // A page that had no tap yet cannot start audio; say so instead of staying silent.
+    if (event.index === 0 && event.last) {
+      setTimeout(() => player.locked && showAlert(t("audio.locked")), 500);
+    }
+  },
+  done(event) {
+    const turn = turns.get(event.turnId);
+    if (!turn) return;
+    turn.done = true;
+    turn.view.setText(event.text);
+    turn.view.setState(event.interrupted || turn.cut ? "interrupted" : "done");
+    turn.view.setLedger(event.ledger ?? {});
+    Object.assign(observed.turns[event.turnId], {
+      text: event.text,
+      done: true,
+      interrupted: Boolean(event.interrupted || turn.cut),
+      ledger: event.ledger,
+    });
+    updateSpeaking();
+  },
+  error(event) {
+    const message = t("err.server", { code: event.code, message: event.message });
+    const turn = event.turnId && turns.get(event.turnId);
+    if (turn) turn.view.addError(message);
+    showAlert(message);
+  },
+  pong() {},
+};
+
+function onEvent(event) {
+  // Audio payloads are large; the log keeps everything but the bytes.
+  const { data, ...logged } = event;
+  observed.events.push(event.type === "audio" ? logged : event);
+  handlers[event.type]?.(event);
+}
+
+function onConnectionState(state, detail) {
+  connectionState = state;
+  connectionDetail = detail;
+  document.body.dataset.connection = state;
+  const seconds = detail ? Math.ceil(detail.delayMs / 1000) : 0;
+  ui.connection.textContent = t(`conn.${state}`, { seconds });
+}
+
+function onOpen(reconnected) {
+  // Transcripts published while this page was away are replayed from the retained stream.
+  if (reconnected && lastTranscriptId) send({ action: "resume", after: lastTranscriptId });
+}
+
+// --- access code --------------------------------------------------------------------------
+
+function askAccessCode(wrong) {
+  ui.access.hidden = false;
+  ui.accessError.hidden = !wrong;
+  ui.accessCode.value = "";
+  ui.accessCode.focus();
+  return new Promise((resolve) => {
+    ui.access.onsubmit = (e) => {
+      e.preventDefault();
+      ui.access.hidden = true;
+      resolve(ui.accessCode.value);
+    };
+  });
+}
+
+// --- controls -----------------------------------------------------------------------------
+
+function bindControls(config) {
+  $("language").addEventListener("click", () => setLanguage(otherLanguage(), { save: true }));
+  $("alert-dismiss").addEventListener("click", () => {
+    ui.alert.hidden = true;
+  });
+  // Browsers start audio only after a gesture; any tap or key on the page unlocks playback.
+  for (const type of ["pointerdown", "keydown"]) {
+    document.addEventListener(type, () => player.unlock(), { capture: true });
+  }
+  ui.chat.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const text = ui.chatText.value.trim();
+    if (!text) return;
+    view.addTyped(text);
+    ui.chatText.value = "";
+    startTurn(text);
+  });
+  ui.stop.addEventListener("click", bargeIn);
+  setInterval(updateSpeaking, 200); // playback ends on the audio clock, not on an event we get
+
+  if (!config.micUrl || !navigator.mediaDevices?.getUserMedia || !window.AudioWorkletNode) return;
+  const mic = new Microphone({
+    url: config.micUrl,
+    token: () => session.token(),
+    onState: (state) => {
+      ui.mic.dataset.state = state;
+      ui.mic.setAttribute("aria-pressed", String(state !== "off"));
+      ui.mic.dataset.i18nLabel = state === "off" ? "mic.start" : "mic.stop";
+      ui.mic.setAttribute("aria-label", t(ui.mic.dataset.i18nLabel));
+    },
+    onError: (error) => showAlert(t("err.mic", { message: error.message || error.name })),
+  });
+  ui.mic.hidden = false;
+  ui.mic.addEventListener("click", () => (mic.active ? mic.stop() : mic.start()));
+}
+
+async function loadConfig() {
+  const response = await fetch("config.json", { cache: "no-store" });
+  if (!response.ok) throw new Error(response.statusText);
+  return response.json();
+}
+
+async function main() {
+  let config;
+  try {
+    config = await loadConfig();
+  } catch {
+    setLanguage(initialLanguage());
+    showAlert(t("err.config"));
+    return;
+  }
+  setLanguage(initialLanguage(config.language));
+  document.addEventListener("voicebot:language", () =>
+    onConnectionState(connectionState, connectionDetail),
+  );
+  bindControls(config);
+
+  session = new Session(config.apiBase ?? "", Boolean(config.accessCodeRequired), askAccessCode);
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  connection = new Connection({
+    url: config.wsUrl || `${scheme}://${location.host}/ws`,
+    token: async (fresh) => {
+      if (fresh && session.userId) await session.refresh();
+      return session.token();
+    },
+    onEvent,
+    onState: onConnectionState,
+    onOpen,
+  });
+  onConnectionState("signingIn");
+  try {
+    await session.token(); // sign in before the first attempt so errors are about the session
+  } catch (error) {
+    showAlert(t("err.session", { message: error.message }));
+  }
+  connection.connect();
+}
+
+main();
