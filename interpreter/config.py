@@ -57,7 +57,9 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/") if value else value
 
-    @field_validator("device", "transcribe_endpoint", "aws_region", mode="before")
+    @field_validator(
+        "api_url", "device_token", "device", "transcribe_endpoint", "aws_region", mode="before"
+    )
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         # Greengrass interpolates an unset configuration value as an empty string.

@@ -1,0 +1,1 @@
+"""Packaging the interpreter as an AWS IoT Greengrass v2 component."""
