@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import socket
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -122,6 +124,7 @@ class LocalStack:
     def run(self) -> None:
         started = time.monotonic()
         options = self.options
+        _check_port_free(options.host, options.port)
         for need in uses_aws(options):
             if not aws_credentials_available():
                 print(f"warning: {need} needs AWS credentials and none were found", flush=True)
@@ -168,8 +171,10 @@ class LocalStack:
         serving = asyncio.create_task(server.serve())
         while not server.started:
             if serving.done():
-                await serving  # raises if the port was taken, etc.
-                return
+                # uvicorn logs why (a port taken since the check, ...) and exits the task.
+                with contextlib.suppress(SystemExit):
+                    await serving
+                raise RuntimeError("the server did not start")
             await asyncio.sleep(0.02)
         self._banner(time.monotonic() - started)
         if mic is not None and self.options.preload_asr:
@@ -195,3 +200,16 @@ class LocalStack:
 
 def _region() -> str:
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Fail before starting anything when the port is taken, with a message that says so."""
+    with socket.socket() as sock:
+        # As uvicorn binds: a port left in TIME_WAIT by a previous run is free.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise RuntimeError(
+                f"{host}:{port} is not available ({exc.strerror}); use --port"
+            ) from None
