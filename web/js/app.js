@@ -170,7 +170,7 @@ const handlers = {
 function onEvent(event) {
   // Audio payloads are large; the log keeps everything but the bytes.
   const { data, ...logged } = event;
-  observed.events.push(event.type === "audio" ? logged : event);
+  observed.events.push({ ...(event.type === "audio" ? logged : event), receivedAt: Date.now() });
   handlers[event.type]?.(event);
 }
 

@@ -1,0 +1,138 @@
+"""Browser tests: Debian's Chromium, driven by Playwright, against the real local stack.
+
+The stack runs the scripted chat model and the scripted synthesizer (a tone whose length follows
+the sentence), so the timing of a turn is known: six sentences streamed at 10 tokens of 3
+characters a second (about 2.2 s of generation), each sentence about 0.6 s of audio.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import soundfile
+
+from tests.local.conftest import RunningStack, stack_env
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="pip install -r requirements/web.txt")
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+    # The page may start audio without a click; a user's browser asks for one tap first.
+    "--autoplay-policy=no-user-gesture-required",
+]
+PHONE = {"width": 390, "height": 844}
+
+SENTENCES = [
+    "첫 번째 문장입니다.",
+    "두 번째 문장입니다.",
+    "세 번째 문장입니다.",
+    "네 번째 문장입니다.",
+    "다섯 번째 문장입니다.",
+    "여섯 번째 문장입니다.",
+]
+ANSWER = " ".join(SENTENCES)
+# Speech for the fake microphone. Vosk's Korean model hears espeak's robotic Korean poorly, but
+# it does hear words in it, which is all the microphone test claims.
+MIC_PHRASE = "안녕하세요 오늘 날씨가 좋네요"
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    running = RunningStack(
+        tmp_path_factory.mktemp("web-stack"),
+        # Load Vosk while the first tests run, so the microphone test does not wait for it.
+        ["--chat", "scripted", "--tts", "scripted", "--preload-asr"],
+        stack_env(
+            SCRIPTED_ANSWER=ANSWER,
+            SCRIPTED_FIRST_TOKEN_MS="0",
+            SCRIPTED_TOKENS_PER_SECOND="10",
+        ),
+    )
+    yield running.start()
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    with sync_api.sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Any) -> Iterator[Any]:
+    chromium = playwright.chromium.launch(
+        executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+    )
+    yield chromium
+    chromium.close()
+
+
+@pytest.fixture(scope="session")
+def mic_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Speech between silences, so the page's end-of-speech detector sees a start and an end."""
+    folder = tmp_path_factory.mktemp("mic")
+    speech = folder / "speech.wav"
+    subprocess.run(["espeak-ng", "-v", "ko", "-w", str(speech), MIC_PHRASE], check=True)
+    samples, rate = soundfile.read(speech, dtype="float32")
+    silence = np.zeros(rate, dtype=np.float32)
+    padded = folder / "mic.wav"
+    soundfile.write(padded, np.concatenate([silence, samples, silence, silence]), rate, "PCM_16")
+    return padded
+
+
+@pytest.fixture(scope="session")
+def mic_browser(playwright: Any, mic_wav: Path) -> Iterator[Any]:
+    """A Chromium whose only microphone plays ``mic_wav`` in a loop, with permission granted."""
+    chromium = playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        headless=True,
+        args=[
+            *CHROMIUM_ARGS,
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-audio-capture={mic_wav}",
+        ],
+    )
+    yield chromium
+    chromium.close()
+
+
+@pytest.fixture
+def open_page(browser: Any, stack: RunningStack) -> Iterator[Callable[..., Any]]:
+    """Opens the page on a phone-sized screen, signed in and connected (a new user each time).
+
+    Any uncaught error in a page fails the test.
+    """
+    contexts: list[Any] = []
+    errors: list[str] = []
+
+    def open_(locale: str = "en-US", chromium: Any = browser) -> Any:
+        # bypass_csp lets Playwright evaluate its own scripts under the page's strict CSP; the
+        # injection test therefore proves the rendering itself, not the CSP.
+        context = chromium.new_context(viewport=PHONE, locale=locale, bypass_csp=True)
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(stack.base_url + "/")
+        page.wait_for_function("window.voicebot?.connection === 'connected'", timeout=15_000)
+        return page
+
+    yield open_
+    for context in contexts:
+        context.close()
+    assert not errors, f"uncaught errors in the page: {errors}"
