@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 from .options import parse_options
@@ -25,4 +26,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Every service is stopped by now; skip joining handler threads of turns cut off by the
+    # stop (the interpreter would otherwise wait for them to finish streaming).
+    os._exit(code)

@@ -15,10 +15,23 @@ import time
 from pathlib import Path
 
 
+def exit_with_parent(interval: float = 0.5) -> None:
+    """Called in a child: exit when the stack that started it is gone (even killed by SIGKILL),
+    so no orphan keeps a port or a model in memory."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 class ChildProcess:
     def __init__(self, name: str, module: str, args: list[str], log_path: Path) -> None:
         self.name = name
-        self._cmd = [sys.executable, "-m", module, *args]
+        self._cmd = [sys.executable, "-m", module, *args, "--exit-with-parent"]
         self._log_path = log_path
         self._proc: subprocess.Popen[str] | None = None
         self.url = ""

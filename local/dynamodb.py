@@ -271,7 +271,12 @@ def main() -> None:
     )
     parser.add_argument("--data-dir", type=Path, help="where the journal lives (omit: memory only)")
     parser.add_argument("--port", type=int, default=0, help="loopback port (0: any free port)")
+    parser.add_argument("--exit-with-parent", action="store_true", help="stop when the parent dies")
     args = parser.parse_args()
+    if args.exit_with_parent:
+        from .children import exit_with_parent
+
+        exit_with_parent()
     serve(args.data_dir, args.port)
 
 

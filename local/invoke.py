@@ -55,8 +55,10 @@ class HandlerInvoker:
 
     async def invoke(self, name: str, event: dict[str, Any]) -> dict[str, Any]:
         module = self._modules[name]
+        # Abandon on cancel: when the stack stops, a turn still streaming must not hold it up
+        # (its thread ends with the process, as a Lambda instance would be stopped).
         result = await anyio.to_thread.run_sync(
-            module.handler, event, LambdaContext(), limiter=self._limiter
+            module.handler, event, LambdaContext(), limiter=self._limiter, abandon_on_cancel=True
         )
         return dict(result or {})
 

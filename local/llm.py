@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import os
 import signal
+import sys
 import threading
 from pathlib import Path
 
@@ -46,7 +47,10 @@ def serve(data_dir: Path, port: int, threads: int, parallel: int, ctx_per_slot: 
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with contextlib.suppress(KeyboardInterrupt):
         stop.wait()
-    del server
+    # Not `del server`: its destructor waits for streams in progress. The stack is stopping and
+    # nobody is listening to them; the OS reclaims the model and the threads.
+    sys.stdout.flush()
+    os._exit(0)
 
 
 def main() -> None:
@@ -58,7 +62,12 @@ def main() -> None:
     parser.add_argument(
         "--ctx-per-slot", type=int, default=2048, help="context tokens per sequence"
     )
+    parser.add_argument("--exit-with-parent", action="store_true", help="stop when the parent dies")
     args = parser.parse_args()
+    if args.exit_with_parent:
+        from .children import exit_with_parent
+
+        exit_with_parent()
     os.environ.setdefault("LLAMA_LOG_VERBOSITY", "1")
     serve(args.data_dir, args.port, args.threads, args.parallel, args.ctx_per_slot)
 

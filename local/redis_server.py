@@ -10,6 +10,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -38,9 +39,21 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _die_with_parent() -> None:
+    """In the child before exec (Linux): get SIGTERM when the parent dies, even by SIGKILL."""
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 class EmbeddedRedis:
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, *, die_with_parent: bool = False) -> None:
+        """``die_with_parent`` (Linux) stops the server if its parent is killed outright; only
+        use it from a process that has no other threads yet (it needs a pre-exec hook)."""
         self.port = port or free_port()
+        self._die_with_parent = die_with_parent and sys.platform.startswith("linux")
         self._proc: subprocess.Popen[bytes] | None = None
         self._dir = tempfile.mkdtemp(prefix="voicebot-redis-")
 
@@ -58,7 +71,12 @@ class EmbeddedRedis:
             "--dir", self._dir,
             "--protected-mode", "yes",
         ]  # fmt: skip
-        self._proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self._proc = subprocess.Popen(
+            args,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            preexec_fn=_die_with_parent if self._die_with_parent else None,
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:

@@ -68,30 +68,27 @@ class LocalStack:
     def _start_redis(self) -> str:
         if self.options.redis_url:
             return self.options.redis_url
-        self._redis = EmbeddedRedis().start()
+        # Started before any other thread exists, so its pre-exec hook is safe.
+        self._redis = EmbeddedRedis(die_with_parent=True).start()
         return self._redis.url
 
     def start_services(self) -> Endpoints:
         """Start Redis, DynamoDB and the local model side by side (they are independent)."""
         self.options.data_dir.mkdir(parents=True, exist_ok=True)
-        with ThreadPoolExecutor(max_workers=3) as pool:
-            redis = pool.submit(self._start_redis)
+        redis_url = self._start_redis()
+        with ThreadPoolExecutor(max_workers=2) as pool:
             dynamodb = pool.submit(self._dynamodb.start)
             llm = pool.submit(self._llm.start, 120.0) if self._llm else None
             try:
-                endpoints = Endpoints(
-                    redis_url=redis.result(),
+                return Endpoints(
+                    redis_url=redis_url,
                     dynamodb_url=dynamodb.result(),
                     llm_url=llm.result() if llm else None,
                 )
             except Exception:
-                for future in (redis, dynamodb, llm):
-                    if future is not None:
-                        future.cancel()
                 pool.shutdown(wait=True)
                 self.stop_services()
                 raise
-        return endpoints
 
     def stop_services(self) -> None:
         if self._llm is not None:

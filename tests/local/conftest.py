@@ -95,6 +95,13 @@ class RunningStack:
                 raise AssertionError("the stack did not stop on Ctrl-C") from None
         return proc.returncode
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash or an impatient supervisor would."""
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            proc.kill()
+            proc.wait()
+
     def child_pids(self) -> list[int]:
         """Processes the stack started (Redis, DynamoDB, the model server), from /proc."""
         if self._proc is None or not Path("/proc").is_dir():

@@ -156,3 +156,38 @@ def test_ctrl_c_stops_everything(start_stack) -> None:
     assert not [pid for pid in children if Path(f"/proc/{pid}").exists()]
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{stack.base_url}/api/health")
+
+
+async def test_ctrl_c_during_a_streaming_turn_stops_promptly(start_stack) -> None:
+    stack = start_stack(
+        "--chat", "scripted", "--tts", "scripted", "--asr", "none",
+        SCRIPTED_ANSWER="아주 긴 대답입니다. " * 200,
+        SCRIPTED_TOKENS_PER_SECOND="5",
+    )  # fmt: skip
+    with stack.client() as http:
+        token = new_session(http)["token"]
+    page = await open_page(stack.ws_url, token)
+    await send(page, {"action": "chat", "turnId": "endless", "text": "길게 말해 줘"})
+    await collect(page, lambda e: e["type"] == "delta")
+    began = time.monotonic()
+    assert stack.stop() == 0
+    assert time.monotonic() - began < 15
+
+
+def test_children_do_not_outlive_a_killed_stack(start_stack) -> None:
+    stack = start_stack("--chat", "scripted", "--tts", "scripted", "--asr", "none")
+    children = stack.child_pids()
+    assert len(children) >= 2
+    stack.kill()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and [p for p in children if _alive(p)]:
+        time.sleep(0.1)
+    assert not [p for p in children if _alive(p)], "orphaned Redis or DynamoDB"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
