@@ -1,0 +1,122 @@
+"""Start the local stack (``python -m local``) as a subprocess for a benchmark, and stop it.
+
+The stack gets a free port, a temporary data dir, scripted providers and no microphone, so a
+run measures the handlers and the API Gateway twin, never a real model. The client talks to it
+over real HTTP and WebSocket on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from ._stats import REPO
+
+
+@dataclass(frozen=True)
+class RunningStack:
+    base_url: str
+    ws_url: str
+    pid: int
+    log_path: Path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def raise_fd_limit() -> int:
+    """Lift the soft open-files limit to the hard one (hundreds of sockets on both ends)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+@contextlib.contextmanager
+def local_stack(env: dict[str, str], start_timeout: float = 90.0) -> Iterator[RunningStack]:
+    """Run ``python -m local`` with ``env`` added to the environment; yield once it is healthy."""
+    raise_fd_limit()  # the child inherits it
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="voicebot-bench-") as tmp:
+        data_dir = Path(tmp)
+        log_path = data_dir / "stack.log"
+        cmd = [
+            sys.executable, "-m", "local",
+            "--port", str(port),
+            "--data-dir", str(data_dir),
+            "--chat", "scripted",
+            "--tts", "scripted",
+            "--asr", "none",
+            "--log-level", "WARNING",
+        ]  # fmt: skip
+        with log_path.open("wb") as log:
+            proc = subprocess.Popen(
+                cmd,
+                cwd=REPO,
+                env={**os.environ, **env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # so one signal stops its children (DynamoDB twin) too
+            )
+            try:
+                base = f"http://127.0.0.1:{port}"
+                _wait_healthy(base, proc, log_path, start_timeout)
+                yield RunningStack(base, f"ws://127.0.0.1:{port}/ws", proc.pid, log_path)
+            finally:
+                _stop(proc)
+
+
+def _wait_healthy(base: str, proc: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the local stack exited:\n{log.read_text()[-3000:]}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"the local stack did not become healthy:\n{log.read_text()[-3000:]}")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    # SIGINT is Ctrl-C: the stack drains its handlers and stops Redis and DynamoDB itself.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGINT)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its direct children (Redis, DynamoDB twin)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended while we looked
+        # After the command name: state, ppid, …; utime and stime are fields 14 and 15 of stat.
+        if stat.parent.name == str(pid) or fields[1] == str(pid):
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total

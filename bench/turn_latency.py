@@ -1,0 +1,267 @@
+"""Turn latency against the providers' floor and against the old strategy.
+
+Starts the local stack with scripted providers, then for each concurrency level runs that many
+simulated pages at once, each doing a bounded number of turns that alternate between this
+project's streamed turn and the old strategy (whole answer, then ``POST /api/speech`` for the
+first sentence). Prints a table, writes ``bench/results/turn_latency.json``, and the waterfall
+of one typical 1-user turn (``turn_waterfall.json`` + ``.png``).
+
+    python -m bench.turn_latency               # 1, 10 and 50 users; ~2 minutes
+    python -m bench.turn_latency --levels 1 --turns 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import shutil
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from . import _waterfall
+from ._client import new_session, open_page
+from ._providers import Floor, Providers, floor_of
+from ._stack import RunningStack, local_stack
+from ._stats import REPO, RESULTS, machine, percentile, table, write_json
+from ._turns import SimulatedPage, TurnRecord
+
+DOCS = REPO / "docs" / "bench"
+LEVEL_SECONDS = 120.0  # a level that has not finished by then is cut short and says so
+
+
+async def _user(
+    stack: RunningStack,
+    http: httpx.AsyncClient,
+    floor: Floor,
+    answer: str,
+    users: int,
+    user: int,
+    turns: int,
+    rng: random.Random,
+) -> list[TurnRecord]:
+    session = await new_session(http)
+    records: list[TurnRecord] = []
+    async with await open_page(stack.ws_url, session.token) as ws:
+        page = SimulatedPage(http, ws, session, floor.sentences[0], answer)
+        if users > 1:
+            await asyncio.sleep(rng.uniform(0, 1.0))  # users do not all speak in the same ms
+        for turn in range(turns):
+            # Alternate so both strategies see the same load at the same moments.
+            mode = "streamed" if (turn + user) % 2 == 0 else "old"
+            record = TurnRecord(mode=mode, users=users, user=user, turn=turn, t0=0.0)
+            records.append(await page.turn(record, f"u{user}t{turn}"))
+            if users > 1:
+                await asyncio.sleep(rng.uniform(0, 0.3))
+    return records
+
+
+async def _level(
+    stack: RunningStack, floor: Floor, answer: str, users: int, turns: int, seed: int
+) -> tuple[list[TurnRecord], bool]:
+    rng = random.Random(seed + users)
+    limits = httpx.Limits(max_connections=users + 10, max_keepalive_connections=users + 10)
+    async with httpx.AsyncClient(base_url=stack.base_url, limits=limits, timeout=60) as http:
+        tasks = [
+            asyncio.create_task(
+                _user(stack, http, floor, answer, users, u, turns, random.Random(rng.random()))
+            )
+            for u in range(users)
+        ]
+        done, pending = await asyncio.wait(tasks, timeout=LEVEL_SECONDS)
+        for task in pending:
+            task.cancel()
+        records = [r for task in done if not task.exception() for r in task.result()]
+        for task in done:
+            if task.exception():
+                print(f"  a user failed: {task.exception()!r}")
+    return records, not pending and all(not t.exception() for t in done)
+
+
+def _values(records: list[TurnRecord], mode: str, mark: str) -> list[float]:
+    return [r.marks[mark] for r in records if r.mode == mode and mark in r.marks]
+
+
+def _breakdown(records: list[TurnRecord], floor: Floor) -> dict[str, float]:
+    """Median of each stage of a streamed turn, minus what the providers account for."""
+    stages = ("ingress", "toFirstToken", "stream", "synthesis", "egress")
+    parts: dict[str, list[float]] = {k: [] for k in stages}
+    needed = {"received", "firstToken", "firstSentence", "firstAudio"}
+    for r in records:
+        led, m = r.ledger, r.marks
+        if r.mode != "streamed" or not needed <= led.keys() or "firstAudio" not in m:
+            continue
+        parts["ingress"].append(led["received"])
+        parts["toFirstToken"].append(led["firstToken"] - led["received"] - floor.first_token_ms)
+        parts["stream"].append(
+            led["firstSentence"] - led["firstToken"] - floor.stream_first_sentence_ms
+        )
+        parts["synthesis"].append(
+            led["firstAudio"] - led["firstSentence"] - floor.synthesize_first_sentence_ms
+        )
+        parts["egress"].append(m["firstAudio"] - led["firstAudio"])
+    return {k: statistics.median(v) if v else float("nan") for k, v in parts.items()}
+
+
+def summarise(users: int, records: list[TurnRecord], floor: Floor) -> dict[str, Any]:
+    def pcts(mode: str, mark: str) -> dict[str, float]:
+        values = _values(records, mode, mark)
+        return {"n": len(values), "p50": percentile(values, 50), "p95": percentile(values, 95)}
+
+    streamed = {m: pcts("streamed", m) for m in
+                ("firstDelta", "firstSentence", "firstAudio", "done")}  # fmt: skip
+    old = {m: pcts("old", m) for m in ("textComplete", "oldAudio", "oldAudioAtDone", "done")}
+    overhead = [v - floor.first_audio_ms for v in _values(records, "streamed", "firstAudio")]
+    ours, theirs = streamed["firstAudio"], old["oldAudio"]
+    return {
+        "users": users,
+        "turns": len(records),
+        "errors": sorted({e for r in records for e in r.errors}),
+        "streamed": streamed,
+        "old": old,
+        "overhead": {"p50": percentile(overhead, 50), "p95": percentile(overhead, 95)},
+        "ratio_p50": ours["p50"] / theirs["p50"],
+        "ratio_p95": ours["p95"] / theirs["p95"],
+        "overhead_breakdown_p50": _breakdown(records, floor),
+    }
+
+
+def print_report(floor: Floor, levels: list[dict[str, Any]]) -> None:
+    print(
+        f"\nfloor: first audio {floor.first_audio_ms:.0f} ms = first token "
+        f"{floor.first_token_ms:.0f} + stream {floor.tokens_to_first_sentence} tokens "
+        f"{floor.stream_first_sentence_ms:.0f} + synthesis {floor.synthesize_first_sentence_ms:.0f}"
+        f"; old strategy floor {floor.old_first_audio_ms:.0f} ms; floor ratio "
+        f"{floor.first_audio_ms / floor.old_first_audio_ms:.3f}"
+    )
+    rows = []
+    for lv in levels:
+        s, o = lv["streamed"], lv["old"]
+        rows.append([
+            lv["users"], s["firstAudio"]["n"],
+            f"{s['firstDelta']['p50']:.0f} / {s['firstDelta']['p95']:.0f}",
+            f"{s['firstSentence']['p50']:.0f} / {s['firstSentence']['p95']:.0f}",
+            f"{s['firstAudio']['p50']:.0f} / {s['firstAudio']['p95']:.0f}",
+            f"{s['done']['p50']:.0f} / {s['done']['p95']:.0f}",
+            f"{lv['overhead']['p50']:.0f} / {lv['overhead']['p95']:.0f}",
+            f"{o['oldAudio']['p50']:.0f} / {o['oldAudio']['p95']:.0f}",
+            f"{lv['ratio_p50']:.3f}",
+        ])  # fmt: skip
+    print(table(
+        ["users", "turns", "1st delta", "1st sentence", "1st audio", "done",
+         "overhead", "old 1st audio", "ours/old p50"],
+        rows,
+    ))  # fmt: skip
+    print("(ms after the page sent chat, p50 / p95; overhead = first audio − floor)")
+    print(table(
+        ["users", "ingress", "history+model", "stream drift", "synthesis wait", "egress"],
+        [[lv["users"], *(f"{v:.1f}" for v in lv["overhead_breakdown_p50"].values())]
+         for lv in levels],
+    ))  # fmt: skip
+    print("(median ms of each stage above what the providers account for)")
+
+
+def pick_typical(records: list[TurnRecord]) -> TurnRecord:
+    streamed = [r for r in records if r.mode == "streamed" and "firstAudio" in r.marks]
+    median = statistics.median(r.marks["firstAudio"] for r in streamed)
+    return min(streamed, key=lambda r: abs(r.marks["firstAudio"] - median))
+
+
+def write_waterfall(record: TurnRecord, floor: Floor, providers: Providers, copy: bool) -> Path:
+    data = {
+        "label": f"1 user, turn {record.turn}",
+        "providers": {k: v for k, v in providers.__dict__.items() if k != "answer"},
+        "floor": floor.as_dict(),
+        "turn": record.as_dict(with_events=True),
+    }
+    json_path = write_json("turn_waterfall.json", data)
+    png_path = RESULTS / "turn_waterfall.png"
+    _waterfall.plot(json_path, png_path)  # drawn from the file, so they cannot disagree
+    if copy:
+        DOCS.mkdir(parents=True, exist_ok=True)
+        for path in (json_path, png_path):
+            shutil.copy2(path, DOCS / path.name)
+    return png_path
+
+
+async def run(args: argparse.Namespace) -> int:
+    providers = Providers(
+        first_token_ms=args.first_token_ms,
+        tokens_per_second=args.tokens_per_second,
+        tts_delay_ms=args.tts_delay_ms,
+        tts_ms_per_char=args.tts_ms_per_char,
+    )
+    floor = floor_of(providers)
+    levels: list[dict[str, Any]] = []
+    typical: TurnRecord | None = None
+    started = time.monotonic()
+    with local_stack(providers.environment()) as stack:
+        async with httpx.AsyncClient(base_url=stack.base_url) as http:  # warm every handler once
+            session = await new_session(http)
+            async with await open_page(stack.ws_url, session.token) as ws:
+                page = SimulatedPage(http, ws, session, floor.sentences[0], providers.answer)
+                await page.turn(TurnRecord("old", 0, 0, 0, 0.0), "warmup")
+        for users, turns in zip(args.levels, args.turns, strict=True):
+            print(f"{users} users × {turns} turns …", flush=True)
+            records, complete = await _level(stack, floor, providers.answer, users, turns, 7)
+            summary = summarise(users, records, floor)
+            summary["complete"] = complete
+            summary["records"] = [r.as_dict() for r in records]
+            levels.append(summary)
+            if users == 1 or typical is None:
+                typical = pick_typical(records)
+    print_report(floor, levels)
+    result = {
+        "benchmark": "turn_latency",
+        "start_point": "the client's send of chat (the page sends it on the final transcript)",
+        "machine": machine(),
+        "seconds": round(time.monotonic() - started, 1),
+        "providers": {k: v for k, v in providers.__dict__.items()},
+        "floor": floor.as_dict(),
+        "levels": levels,
+    }
+    path = write_json("turn_latency.json", result)
+    print(f"wrote {path}")
+    if typical is not None:
+        print(f"wrote {write_waterfall(typical, floor, providers, args.copy_to_docs)}")
+    if args.copy_to_docs:
+        shutil.copy2(path, DOCS / path.name)
+    return 0
+
+
+def _ints(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x]
+
+
+def main(argv: list[str] | None = None) -> int:
+    d = Providers()
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.turn_latency",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--levels", type=_ints, default=[1, 10, 50], help="concurrent users")
+    parser.add_argument(
+        "--turns", type=_ints, default=[20, 6, 4], help="turns per user at each level (half old)"
+    )
+    parser.add_argument("--first-token-ms", type=int, default=d.first_token_ms)
+    parser.add_argument("--tokens-per-second", type=float, default=d.tokens_per_second,
+                        help="scripted tokens are 3 characters")  # fmt: skip
+    parser.add_argument("--tts-delay-ms", type=int, default=d.tts_delay_ms)
+    parser.add_argument("--tts-ms-per-char", type=float, default=d.tts_ms_per_char)
+    parser.add_argument("--copy-to-docs", action="store_true",
+                        help="also copy the JSON and the waterfall into docs/bench/")  # fmt: skip
+    args = parser.parse_args(argv)
+    if len(args.levels) != len(args.turns):
+        parser.error("--levels and --turns need the same number of entries")
+    if max(args.turns) > 40 or max(args.levels) > 100:
+        parser.error("keep runs bounded: at most 40 turns per user and 100 users")
+    return asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
