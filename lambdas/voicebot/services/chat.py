@@ -103,7 +103,12 @@ class _CancelWatch:
 
     async def check(self) -> bool:
         if not self.event.is_set():
-            requested, heard = await self._bus.cancel_requested(self._user_id, self._turn_id)
+            try:
+                requested, heard = await self._bus.cancel_requested(self._user_id, self._turn_id)
+            except ServiceUnavailable:
+                # Losing Redis mid-turn must not cut the answer short: keep going, uncancellable.
+                logger.warning("cancel flag unreadable; the turn continues")
+                return False
             if requested:
                 self.heard = heard
                 self.event.set()
