@@ -218,6 +218,10 @@ function bindControls(config) {
     e.preventDefault();
     const text = ui.chatText.value.trim();
     if (!text) return;
+    if (!connection?.open) {
+      showAlert(t("err.notConnected")); // keep the text in the box to send again
+      return;
+    }
     view.addTyped(text);
     ui.chatText.value = "";
     startTurn(text);

@@ -91,7 +91,8 @@ export class TurnView {
       }
     }
     if (this.playedMs !== null) parts.push(`${t("lat.played")} ${Math.round(this.playedMs)} ms`);
-    this.latency.textContent = parts.join(" · ");
+    // One span per step so a narrow screen wraps between steps, not inside one.
+    this.latency.replaceChildren(...parts.map((part) => element("span", "", part)));
   }
 
   relabel() {
