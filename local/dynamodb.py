@@ -116,7 +116,7 @@ class JournalingApp:
 def _moto_app() -> WsgiApp:
     from moto.moto_server.werkzeug_app import create_backend_app
 
-    return create_backend_app("dynamodb")  # type: ignore[return-value]
+    return create_backend_app("dynamodb")
 
 
 def _call(app: WsgiApp, region: str, operation: str, body: dict[str, Any]) -> tuple[int, Any]:

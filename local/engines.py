@@ -80,8 +80,11 @@ def chat_environment(options: StackOptions, llm_url: str | None) -> dict[str, st
     if options.chat == "local":
         from .llm import MODEL_ALIAS
 
-        assert llm_url is not None
-        env.update(CHAT_ENDPOINT=llm_url, CHAT_MODEL_ID=MODEL_ALIAS, CHAT_MAX_TOKENS="96")
+        # The packaged model, or another base model's completion server named by the user.
+        endpoint = options.chat_endpoint or llm_url
+        assert endpoint is not None
+        model = options.chat_model or MODEL_ALIAS
+        env.update(CHAT_ENDPOINT=endpoint, CHAT_MODEL_ID=model, CHAT_MAX_TOKENS="96")
         return env
     if options.chat_endpoint:
         env["CHAT_ENDPOINT"] = options.chat_endpoint

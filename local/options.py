@@ -86,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--chat-endpoint",
         help="base URL of the chat server (openai: e.g. http://127.0.0.1:11434/v1; nvidia: a "
-        "self-hosted NIM; bedrock: a Bedrock runtime endpoint override)",
+        "self-hosted NIM; bedrock: a Bedrock runtime endpoint override; local: another base "
+        "model's OpenAI-compatible completion server instead of the packaged one)",
     )
     parser.add_argument(
         "--chat-model", help="model id or name for the chat engine (bedrock: a model id)"

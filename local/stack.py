@@ -50,7 +50,7 @@ class LocalStack:
             options.data_dir / "logs" / "dynamodb.log",
         )
         self._llm: ChildProcess | None = None
-        if options.chat == "local":
+        if options.chat == "local" and not options.chat_endpoint:
             llm_args = [
                 "--data-dir",
                 str(options.data_dir),
