@@ -134,8 +134,11 @@ def handler_environment(options: StackOptions, endpoints: Endpoints) -> dict[str
 
 def engine_names(options: StackOptions) -> dict[str, str]:
     """What /config.json and the banner tell the user about the engines in use."""
+    local = "gemma-3-270m (local base model)"
+    if options.chat_endpoint:
+        local = f"local:{options.chat_model or 'base model'}"
     chat = {
-        "local": "gemma-3-270m (local base model)",
+        "local": local,
         "bedrock": f"bedrock:{options.chat_model or 'default model'}",
         "openai": f"openai:{options.chat_model or 'default'}",
         "nvidia": f"nvidia:{options.chat_model or 'default'}",

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +125,9 @@ class RunningStack:
         return httpx.Client(base_url=self.base_url, timeout=30)
 
 
+StartStack = Callable[..., "RunningStack"]
+
+
 def stack_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CHAT_", "TTS_"))}
     env.pop("REDIS_URL", None)
@@ -135,7 +138,7 @@ def stack_env(**extra: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def start_stack(tmp_path: Path) -> Iterator[Any]:
+def start_stack(tmp_path: Path) -> Iterator[StartStack]:
     """Start stacks with the given options; every one is stopped at the end of the test."""
     started: list[RunningStack] = []
 

@@ -9,7 +9,7 @@ from collections import defaultdict
 from typing import Any
 
 import soundfile
-from conftest import new_session
+from conftest import StartStack, new_session
 from local_ws import collect, open_page, send, turn_done
 
 SCRIPTED = "안녕하세요. 오늘은 날씨가 좋네요. 무엇을 도와드릴까요?"
@@ -45,7 +45,7 @@ def assert_turn_in_protocol_order(events: list[dict[str, Any]], turn_id: str) ->
         assert key in done["ledger"]
 
 
-async def test_transcripts_chat_and_history_survive_a_restart(start_stack) -> None:
+async def test_transcripts_chat_and_history_survive_a_restart(start_stack: StartStack) -> None:
     stack = start_stack("--chat", "scripted", "--tts", "espeak", SCRIPTED_ANSWER=SCRIPTED)
     with stack.client() as http:
         session = new_session(http)

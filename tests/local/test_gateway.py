@@ -9,7 +9,7 @@ from pathlib import Path
 import boto3
 import httpx
 import pytest
-from conftest import RunningStack, new_session
+from conftest import RunningStack, StartStack, new_session
 from local_ws import collect, open_page, page_url, send, turn_done
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
@@ -88,7 +88,7 @@ async def test_connections_api_speaks_what_boto3_expects(scripted_stack: Running
         await page.close()
 
 
-async def test_cancel_gets_through_while_a_turn_streams(start_stack) -> None:
+async def test_cancel_gets_through_while_a_turn_streams(start_stack: StartStack) -> None:
     stack = start_stack(
         "--chat", "scripted", "--tts", "scripted",
         SCRIPTED_ANSWER="하나 둘 셋 넷 다섯 여섯 일곱 여덟 아홉 열. " * 10,
@@ -107,7 +107,7 @@ async def test_cancel_gets_through_while_a_turn_streams(start_stack) -> None:
         await page.close()
 
 
-async def test_fifty_concurrent_turns_all_finish(start_stack) -> None:
+async def test_fifty_concurrent_turns_all_finish(start_stack: StartStack) -> None:
     stack = start_stack(
         "--chat", "scripted", "--tts", "scripted",
         "--asr", "none",
@@ -146,7 +146,7 @@ async def test_fifty_concurrent_turns_all_finish(start_stack) -> None:
     print(f"50 concurrent turns in {time.monotonic() - began:.1f} s")
 
 
-def test_ctrl_c_stops_everything(start_stack) -> None:
+def test_ctrl_c_stops_everything(start_stack: StartStack) -> None:
     stack = start_stack("--chat", "scripted", "--tts", "scripted", "--asr", "none")
     with stack.client() as http:
         assert http.get("/api/health").json() == {"ok": True}
@@ -158,7 +158,7 @@ def test_ctrl_c_stops_everything(start_stack) -> None:
         httpx.get(f"{stack.base_url}/api/health")
 
 
-async def test_ctrl_c_during_a_streaming_turn_stops_promptly(start_stack) -> None:
+async def test_ctrl_c_during_a_streaming_turn_stops_promptly(start_stack: StartStack) -> None:
     stack = start_stack(
         "--chat", "scripted", "--tts", "scripted", "--asr", "none",
         SCRIPTED_ANSWER="아주 긴 대답입니다. " * 200,
@@ -174,7 +174,7 @@ async def test_ctrl_c_during_a_streaming_turn_stops_promptly(start_stack) -> Non
     assert time.monotonic() - began < 15
 
 
-def test_children_do_not_outlive_a_killed_stack(start_stack) -> None:
+def test_children_do_not_outlive_a_killed_stack(start_stack: StartStack) -> None:
     stack = start_stack("--chat", "scripted", "--tts", "scripted", "--asr", "none")
     children = stack.child_pids()
     assert len(children) >= 2

