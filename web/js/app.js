@@ -39,7 +39,8 @@ const player = new SentencePlayer({
 
 const turns = new Map(); // turnId → {id, sentAt, done, cut, firstPlayedAt, view}
 let current = null; // the turn whose answer is streaming or playing
-const utterances = new Map(); // utteranceId → highest seq shown, so stale or repeated events are ignored
+// utteranceId → {seq, final} of what is shown, so stale, repeated or replayed events are ignored.
+const utterances = new Map();
 let lastTranscriptId = null; // where `resume` picks up after a reconnect
 let connection = null;
 let session = null;
@@ -67,12 +68,20 @@ function showAlert(message) {
 
 function send(action) {
   const ok = connection?.send(action) ?? false;
-  if (ok) observed.sent.push({ ...action, at: Date.now() });
+  if (ok) record(observed.sent, { ...action, at: Date.now() });
   return ok;
 }
 
+// getRandomValues, unlike randomUUID, also works on a plain-http LAN address (no secure context).
 function newId() {
-  return `t-${crypto.randomUUID()}`;
+  const bytes = crypto.getRandomValues(new Uint8Array(12));
+  return `t-${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
+// The observation log is for tests and debugging; bound it so a long session does not grow it.
+function record(list, item) {
+  list.push(item);
+  if (list.length > 1000) list.splice(0, list.length - 1000);
 }
 
 // --- turns --------------------------------------------------------------------------------
@@ -85,9 +94,10 @@ function startTurn(text) {
     showAlert(t("err.notConnected"));
     return;
   }
-  current = { id, sentAt: Date.now(), done: false, cut: false, firstPlayedAt: null, view: view.startTurn(id) };
+  const sentAt = Date.now();
+  current = { id, sentAt, done: false, cut: false, firstPlayedAt: null, view: view.startTurn(id) };
   turns.set(id, current);
-  observed.turns[id] = { sentAt: current.sentAt, text: "", done: false, interrupted: false };
+  observed.turns[id] = { sentAt, text: "", done: false, interrupted: false };
 }
 
 /** Stops the bot's answer at once (a new utterance or the Stop button) and tells the server. */
@@ -117,10 +127,10 @@ function updateSpeaking() {
 
 const handlers = {
   transcript(event) {
+    lastTranscriptId = event.id;
     const shown = utterances.get(event.utteranceId);
     if (shown !== undefined && (shown.final || event.seq <= shown.seq)) return;
     utterances.set(event.utteranceId, { seq: event.seq, final: event.final });
-    lastTranscriptId = event.id;
     view.showTranscript(event);
     if (event.final) startTurn(event.text);
     else bargeIn();
@@ -170,7 +180,7 @@ const handlers = {
 function onEvent(event) {
   // Audio payloads are large; the log keeps everything but the bytes.
   const { data, ...logged } = event;
-  observed.events.push({ ...(event.type === "audio" ? logged : event), receivedAt: Date.now() });
+  record(observed.events, { ...(event.type === "audio" ? logged : event), receivedAt: Date.now() });
   handlers[event.type]?.(event);
 }
 

@@ -86,7 +86,9 @@ export function initialLanguage(configLanguage) {
   const saved = localStorage.getItem(STORAGE_KEY);
   if (saved in STRINGS) return saved;
   for (const tag of [...(navigator.languages || [navigator.language]), configLanguage]) {
-    const base = String(tag || "").slice(0, 2).toLowerCase();
+    const base = String(tag || "")
+      .slice(0, 2)
+      .toLowerCase();
     if (base in STRINGS) return base;
   }
   return "en";

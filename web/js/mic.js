@@ -37,7 +37,12 @@ export class Microphone {
     try {
       parts.socket = await this.#openSocket();
       parts.stream = await navigator.mediaDevices.getUserMedia({
-        audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true, autoGainControl: true },
+        audio: {
+          channelCount: 1,
+          echoCancellation: true,
+          noiseSuppression: true,
+          autoGainControl: true,
+        },
       });
       parts.context = new AudioContext();
       await parts.context.audioWorklet.addModule(new URL("./pcm-worklet.js", import.meta.url));
@@ -91,7 +96,8 @@ export class Microphone {
       }
       if (message.type === "status") {
         this.loading = message.state === "loading";
-        if (!this.inSpeech && this.parts?.context) this.onState(this.loading ? "loading" : "listening");
+        if (!this.inSpeech && this.parts?.context)
+          this.onState(this.loading ? "loading" : "listening");
       }
       if (message.type === "error") this.onError(new Error(message.message));
     };

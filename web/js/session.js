@@ -20,7 +20,11 @@ async function postJson(url, { body, token } = {}) {
   const data = await response.json().catch(() => ({}));
   if (!response.ok) {
     const error = data.error ?? {};
-    throw new ApiError(response.status, error.code ?? "http_error", error.message ?? response.statusText);
+    throw new ApiError(
+      response.status,
+      error.code ?? "http_error",
+      error.message ?? response.statusText,
+    );
   }
   return data;
 }
@@ -59,7 +63,9 @@ export class Session {
   /** Trades the current token for a fresh one; an unusable token starts a new session. */
   async refresh() {
     try {
-      this.#store(await postJson(`${this.apiBase}/api/sessions/refresh`, { token: this.data?.token }));
+      this.#store(
+        await postJson(`${this.apiBase}/api/sessions/refresh`, { token: this.data?.token }),
+      );
     } catch (error) {
       if (!(error instanceof ApiError) || error.status !== 401) throw error;
       this.data = null;

@@ -62,7 +62,11 @@ export class TurnView {
   /** thinking | streaming | stopping | done | interrupted */
   setState(state) {
     this.item.dataset.state = state;
-    const label = { thinking: "turn.thinking", stopping: "turn.stopping", interrupted: "turn.interrupted" }[state];
+    const label = {
+      thinking: "turn.thinking",
+      stopping: "turn.stopping",
+      interrupted: "turn.interrupted",
+    }[state];
     this.status.textContent = label ? t(label) : "";
   }
 
@@ -106,7 +110,9 @@ export class ConversationView {
     this.list = list;
     this.utterances = new Map(); // utteranceId → text element
     this.turns = [];
-    document.addEventListener("voicebot:language", () => this.turns.forEach((turn) => turn.relabel()));
+    document.addEventListener("voicebot:language", () =>
+      this.turns.forEach((turn) => turn.relabel()),
+    );
   }
 
   /** Shows a partial in place (one bubble per utterance) or keeps a final. */
