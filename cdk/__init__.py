@@ -1,0 +1,1 @@
+"""The CDK app that deploys the voicebot: one stack composed of one construct per concern."""
