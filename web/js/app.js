@@ -267,6 +267,7 @@ async function main() {
     config = await loadConfig();
   } catch {
     setLanguage(initialLanguage());
+    onConnectionState("offline");
     showAlert(t("err.config"));
     return;
   }
