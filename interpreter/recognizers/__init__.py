@@ -1,7 +1,8 @@
 """The speech-recognition port: one stream per utterance, typed transcript events out.
 
-Adapters: Amazon Transcribe streaming (``transcribe``) and offline Vosk (``vosk``). Each is
-imported only when chosen, so a device needs only the packages of the recognizer it uses.
+Adapters: Amazon Transcribe streaming (``transcribe``), offline Vosk (``vosk``) and NVIDIA
+Riva / NIM streaming (``riva``). Each is imported only when chosen, so a device needs only the
+packages of the recognizer it uses.
 """
 
 from __future__ import annotations
@@ -37,6 +38,23 @@ def build_recognizer(settings: Settings) -> Recognizer:
         from .vosk import VoskRecognizer
 
         return VoskRecognizer(settings.vosk_model)
+    if settings.recognizer == "riva":
+        from .riva import RivaOptions, RivaRecognizer
+
+        api_key = settings.riva_api_key
+        return RivaRecognizer(
+            RivaOptions(
+                url=settings.riva_url,
+                language=settings.language,
+                chunk_ms=settings.riva_chunk_ms,
+                punctuation=settings.riva_punctuation,
+                use_ssl=settings.riva_use_ssl,
+                ssl_cert=settings.riva_ssl_cert,
+                api_key=api_key.get_secret_value() if api_key is not None else None,
+                function_id=settings.riva_function_id,
+                model=settings.riva_model,
+            )
+        )
     from .transcribe import TranscribeRecognizer
 
     return TranscribeRecognizer(
