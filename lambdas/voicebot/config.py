@@ -8,6 +8,7 @@ start, with pydantic's message naming it.
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr
@@ -86,13 +87,25 @@ class ChatSettings(BaseSettings):
 class SpeechSettings(BaseSettings):
     model_config = _COMMON
 
-    tts_provider: Literal["polly", "espeak", "scripted"] = "polly"
+    tts_provider: Literal["polly", "espeak", "riva", "scripted"] = "polly"
     tts_voice: str = "Seoyeon"
     tts_language: str = "ko-KR"
     polly_engine: Literal["neural", "standard", "generative"] = "neural"
     polly_region: str | None = None
     polly_endpoint: str | None = None
     speech_cache_size: int = Field(default=128, ge=0, le=10_000)
+    # NVIDIA Riva / NIM TTS (tts_provider="riva"); see docs/RIVA.md. Riva names its voices
+    # differently from Polly, so tts_voice is not used: riva_tts_voice, else the server's first
+    # voice for the language. Riva has no Korean voice: set riva_tts_language.
+    riva_tts_url: str = "localhost:50051"
+    riva_tts_use_ssl: bool = False
+    riva_tts_ssl_cert: Path | None = None
+    riva_tts_api_key: SecretStr | None = None
+    riva_tts_api_key_arn: str | None = None
+    riva_tts_function_id: str | None = None
+    riva_tts_voice: str | None = None
+    riva_tts_language: str | None = None
+    riva_tts_sample_rate: int = Field(default=22050, ge=8000, le=48000)
     # Only for tests and benchmarks (tts_provider="scripted").
     scripted_tts_delay_ms: int = Field(default=0, ge=0)
     scripted_tts_ms_per_char: float = Field(default=0.0, ge=0.0)

@@ -122,6 +122,24 @@ def synthesizer() -> Synthesizer:
         from .adapters.espeak import EspeakSynthesizer
 
         return EspeakSynthesizer()
+    if settings.tts_provider == "riva":
+        from .adapters.riva_tts import RivaSynthesizer
+
+        api_key: str | None = None
+        if settings.riva_tts_api_key is not None:
+            api_key = settings.riva_tts_api_key.get_secret_value()
+        elif settings.riva_tts_api_key_arn:
+            api_key = _secret_value(settings.riva_tts_api_key_arn)
+        return RivaSynthesizer(
+            url=settings.riva_tts_url,
+            use_ssl=settings.riva_tts_use_ssl,
+            ssl_cert=settings.riva_tts_ssl_cert,
+            api_key=api_key,
+            function_id=settings.riva_tts_function_id,
+            voice=settings.riva_tts_voice,
+            language=settings.riva_tts_language,
+            sample_rate_hz=settings.riva_tts_sample_rate,
+        )
     from .adapters.scripted import ScriptedSynthesizer
 
     return ScriptedSynthesizer(settings.scripted_tts_delay_ms, settings.scripted_tts_ms_per_char)

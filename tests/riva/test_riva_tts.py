@@ -1,0 +1,80 @@
+"""Riva TTS behind the Synthesizer port, chosen by the chat Lambda's configuration."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+
+import pytest
+import soundfile
+from riva_fake_server import RivaServer
+
+from voicebot import wiring
+from voicebot.adapters.riva_tts import RivaSynthesizer
+from voicebot.errors import ApiError, ServiceUnavailable
+
+pytestmark = pytest.mark.timeout(20)
+
+
+@pytest.fixture
+def riva_tts_env(riva: RivaServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[RivaServer]:
+    for name, value in {
+        "TTS_PROVIDER": "riva",
+        "RIVA_TTS_URL": riva.url,
+        "RIVA_TTS_API_KEY": "nvapi-tts",
+        "RIVA_TTS_FUNCTION_ID": "fn-tts",
+        "RIVA_TTS_VOICE": "Magpie-Multilingual.EN-US.Aria",
+        "RIVA_TTS_LANGUAGE": "en-US",
+        "RIVA_TTS_SAMPLE_RATE": "24000",
+    }.items():
+        monkeypatch.setenv(name, value)
+    wiring.reset()
+    yield riva
+    wiring.reset()
+
+
+async def test_tts_provider_riva_speaks_through_riva_and_returns_ogg_vorbis(
+    riva_tts_env: RivaServer,
+) -> None:
+    synthesizer = wiring.synthesizer()
+    assert isinstance(synthesizer, RivaSynthesizer)
+
+    ogg = await synthesizer.synthesize("Hello there.", "Seoyeon", "ko-KR")
+
+    info = soundfile.info(io.BytesIO(ogg))
+    assert (info.format, info.subtype, info.channels) == ("OGG", "VORBIS", 1)
+    assert info.samplerate == 24000
+    assert info.duration == pytest.approx(0.05 * len("Hello there."), abs=0.02)
+    samples, _ = soundfile.read(io.BytesIO(ogg), dtype="float32")
+    assert 0.15 < float(abs(samples).max()) < 0.35  # the server's 8000/32768 tone survived
+    (request,) = riva_tts_env.servicer.tts_requests
+    assert request.text == "Hello there."
+    assert request.voice_name == "Magpie-Multilingual.EN-US.Aria"
+    assert request.language_code == "en-US"  # the Riva language, not the turn's ko-KR
+    assert (request.sample_rate_hz, request.encoding) == (24000, 1)  # LINEAR_PCM
+    metadata = riva_tts_env.servicer.tts_metadata[0]
+    assert metadata["authorization"] == "Bearer nvapi-tts"
+    assert metadata["function-id"] == "fn-tts"
+
+
+async def test_a_language_riva_cannot_speak_is_a_clear_bad_request(
+    riva_tts_env: RivaServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("RIVA_TTS_LANGUAGE")
+    monkeypatch.delenv("RIVA_TTS_VOICE")
+    wiring.reset()
+
+    with pytest.raises(ApiError) as refused:
+        await wiring.synthesizer().synthesize("안녕하세요.", "Seoyeon", "ko-KR")
+    assert refused.value.status == 400
+    assert "ko-KR" in refused.value.message
+
+
+async def test_an_unreachable_riva_server_is_service_unavailable(
+    riva: RivaServer,
+) -> None:
+    url = riva.url
+    riva.stop()
+    synthesizer = RivaSynthesizer(url=url, language="en-US")
+    with pytest.raises(ServiceUnavailable):
+        await synthesizer.synthesize("Hello.", "Seoyeon", "en-US")
