@@ -55,8 +55,8 @@ _DISTRIBUTION_FINDINGS = (
     ),
     (
         "CFR4",
-        "The default *.cloudfront.net certificate cannot pin a minimum TLS version; with a custom "
-        "domain and certificate the TLS 1.2 minimum set here applies.",
+        "The default *.cloudfront.net certificate cannot pin a minimum TLS version (CDK ignores "
+        "one without a custom certificate); add a domain and certificate to require TLS 1.2.",
     ),
 )
 
@@ -88,7 +88,6 @@ class WebHosting(Construct):
             "Distribution",
             comment="Voicebot chat page and /api/*",
             default_root_object="index.html",
-            minimum_protocol_version=cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
             price_class=cloudfront.PriceClass.PRICE_CLASS_100,
             http_version=cloudfront.HttpVersion.HTTP2_AND_3,
             default_behavior=cloudfront.BehaviorOptions(
