@@ -233,7 +233,7 @@ class RivaStream:
                         failures = 0
                 elif message[0] == "done":
                     if self._finished:
-                        return
+                        break  # a server that ended without a final still gets one, below
                     # The server ended the call before we did: not an error, but the rest of the
                     # utterance still needs a stream.
                     failures += 1
