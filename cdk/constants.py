@@ -28,7 +28,7 @@ WEBSOCKET_STAGE = "prod"
 WEBSOCKET_ROUTE_SELECTION = "$request.body.action"
 BINARY_MEDIA_TYPES = ("audio/ogg",)
 
-# Outputs the stack prints (docs/DEPLOY.md quotes these names).
+# Outputs the stack prints (the README's deploy section quotes these names).
 OUTPUT_PAGE_URL = "PageUrl"
 OUTPUT_API_URL = "ApiUrl"
 OUTPUT_WEBSOCKET_URL = "WebSocketUrl"

@@ -12,7 +12,7 @@ from typing import Any
 
 from constructs import Node
 
-# Context key -> default. docs/DEPLOY.md documents each one; cdk.json repeats the defaults so a
+# Context key -> default. the README's deploy section documents each one; cdk.json repeats the defaults so a
 # user can see and edit them in one place.
 DEFAULTS: dict[str, Any] = {
     "stackName": "Voicebot",

@@ -1,5 +1,5 @@
 """The page: a private bucket behind CloudFront (HTTPS, security headers), /api/* to the REST
-API uncached, config.json written at deploy, and the outputs docs/DEPLOY.md promises."""
+API uncached, config.json written at deploy, and the outputs the README's deploy section promises."""
 
 from __future__ import annotations
 
@@ -150,7 +150,7 @@ def test_stack_prints_exactly_the_documented_outputs(synth: Synth) -> None:
 
 
 def test_deploy_guide_names_the_outputs_the_stack_prints(synth: Synth) -> None:
-    guide = (REPO_ROOT / "docs" / "DEPLOY.md").read_text()
+    guide = (REPO_ROOT / "README.md").read_text()
     printed = set(re.findall(rf"{synth.stack_name}\.(\w+) =", guide))
     assert printed == OUTPUTS | {"AccessCodeSecretArn"}
     for name in OUTPUTS:
