@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import resource
+import shutil
 import signal
 import socket
 import subprocess
@@ -48,8 +49,13 @@ def raise_fd_limit() -> int:
 
 
 @contextlib.contextmanager
-def local_stack(env: dict[str, str], start_timeout: float = 90.0) -> Iterator[RunningStack]:
-    """Run ``python -m local`` with ``env`` added to the environment; yield once it is healthy."""
+def local_stack(
+    env: dict[str, str], keep_log: Path | None = None, start_timeout: float = 90.0
+) -> Iterator[RunningStack]:
+    """Run ``python -m local`` with ``env`` added to the environment; yield once it is healthy.
+
+    The stack's own log (warnings, handler tracebacks) is copied to ``keep_log`` when it stops.
+    """
     raise_fd_limit()  # the child inherits it
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="voicebot-bench-") as tmp:
@@ -79,6 +85,9 @@ def local_stack(env: dict[str, str], start_timeout: float = 90.0) -> Iterator[Ru
                 yield RunningStack(base, f"ws://127.0.0.1:{port}/ws", proc.pid, log_path)
             finally:
                 _stop(proc)
+                if keep_log is not None:
+                    keep_log.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(log_path, keep_log)
 
 
 def _wait_healthy(base: str, proc: subprocess.Popen[bytes], log: Path, timeout: float) -> None:

@@ -30,7 +30,7 @@ from websockets.asyncio.client import ClientConnection
 from ._client import Session, new_session, open_page
 from ._providers import Providers
 from ._stack import RunningStack, cpu_seconds, local_stack
-from ._stats import REPO, machine, percentile, table, write_json
+from ._stats import REPO, RESULTS, machine, percentile, table, write_json
 
 DOCS = REPO / "docs" / "bench"
 DRAIN_SECONDS = 10.0
@@ -43,6 +43,8 @@ class Step:
     seconds: float
     sent: dict[tuple[str, int], float] = field(default_factory=dict)  # (utt, seq) → post time
     expected: dict[tuple[str, int], int] = field(default_factory=dict)  # → pages to reach
+    reported: int = 0  # the sum of the 202s' "delivered": posts the relay says succeeded
+    answers: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
     statuses: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     first_send: float = 0.0
     last_response: float = 0.0
@@ -105,7 +107,10 @@ async def _device(
         )
         step.last_response = max(step.last_response, time.time() * 1000)
         step.statuses[response.status_code] += 1
-        if response.status_code == 202 and response.json().get("id"):
+        body = response.json() if response.status_code == 202 else {}
+        if body.get("id"):
+            step.reported += int(body.get("delivered", 0))
+            step.answers[(utterance, seq)] = body
             step.sent[(utterance, seq)] = sent
             step.expected[(utterance, seq)] = pages_of_user
 
@@ -133,10 +138,10 @@ async def _run_step(
         for u, s in enumerate(sessions)
     ))  # fmt: skip
     posting = time.monotonic() - started
+    # CPU over the posting window only: the drain after it is mostly waiting.
+    cpu_server = (cpu_seconds(server_pid) - cpu_server) / posting
+    cpu_client = (_own_cpu() - cpu_client) / posting
     await pages.wait_for(arrivals_before + sum(step.expected.values()), DRAIN_SECONDS)
-    elapsed = time.monotonic() - started
-    cpu_server = (cpu_seconds(server_pid) - cpu_server) / elapsed
-    cpu_client = (_own_cpu() - cpu_client) / elapsed
     return _step_result(step, pages, pages_by_user, posting, cpu_server, cpu_client)
 
 
@@ -150,6 +155,7 @@ def _step_result(
 ) -> dict[str, Any]:
     latencies: list[float] = []
     lost = duplicated = 0
+    lost_posts: list[dict[str, Any]] = []
     receipts = pages.receipts
     for key, sent in step.sent.items():
         user = int(key[0].split("u", 1)[1].split("n", 1)[0])
@@ -157,6 +163,10 @@ def _step_result(
             times = receipts.get((key, page), [])
             if not times:
                 lost += 1
+                lost_posts.append({"utteranceId": key[0], "seq": key[1], "page": page,
+                                   "answer": step.answers.get(key),
+                                   "utterance": {s: a for (u, s), a in step.answers.items()
+                                                 if u == key[0]}})  # fmt: skip
                 continue
             duplicated += len(times) - 1
             latencies.append(times[0] - sent)
@@ -170,9 +180,11 @@ def _step_result(
         "achieved_rate": accepted / span if span else float("nan"),
         "posting_seconds": posting_seconds,
         "deliveries": len(latencies),
+        "delivered_reported_by_relay": step.reported,
         "deliveries_per_second": len(latencies) / span if span else float("nan"),
         "lost": lost,
         "duplicated": duplicated,
+        "lost_examples": lost_posts[:20],
         "latency_ms": {
             "p50": percentile(latencies, 50),
             "p99": percentile(latencies, 99),
@@ -214,8 +226,9 @@ async def _connect(stack: RunningStack, http: httpx.AsyncClient, users: int, pag
 async def run(args: argparse.Namespace) -> int:
     results: list[dict[str, Any]] = []
     started = time.monotonic()
-    with local_stack(Providers().environment()) as stack:
-        limits = httpx.Limits(max_connections=args.users + 10)
+    with local_stack(Providers().environment(), RESULTS / "relay_load-stack.log") as stack:
+        # Idle connections expire before uvicorn's 5 s keep-alive closes them under a request.
+        limits = httpx.Limits(max_connections=args.users + 10, keepalive_expiry=3)
         async with httpx.AsyncClient(base_url=stack.base_url, limits=limits, timeout=30) as http:
             sink = Pages()
             sessions, pages_by_user, held = await _connect(stack, http, args.users, args.pages,

@@ -64,7 +64,8 @@ async def _level(
     stack: RunningStack, floor: Floor, answer: str, users: int, turns: int, seed: int
 ) -> tuple[list[TurnRecord], bool]:
     rng = random.Random(seed + users)
-    limits = httpx.Limits(max_connections=users + 10, max_keepalive_connections=users + 10)
+    # Idle connections expire before uvicorn's 5 s keep-alive closes them under a request.
+    limits = httpx.Limits(max_connections=users + 10, keepalive_expiry=3)
     async with httpx.AsyncClient(base_url=stack.base_url, limits=limits, timeout=60) as http:
         tasks = [
             asyncio.create_task(
@@ -199,7 +200,7 @@ async def run(args: argparse.Namespace) -> int:
     levels: list[dict[str, Any]] = []
     typical: TurnRecord | None = None
     started = time.monotonic()
-    with local_stack(providers.environment()) as stack:
+    with local_stack(providers.environment(), RESULTS / "turn_latency-stack.log") as stack:
         async with httpx.AsyncClient(base_url=stack.base_url) as http:  # warm every handler once
             session = await new_session(http)
             async with await open_page(stack.ws_url, session.token) as ws:
