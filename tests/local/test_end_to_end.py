@@ -9,8 +9,9 @@ from collections import defaultdict
 from typing import Any
 
 import soundfile
-from conftest import StartStack, new_session
 from local_ws import collect, open_page, send, turn_done
+
+from tests.local.conftest import StartStack, new_session
 
 SCRIPTED = "안녕하세요. 오늘은 날씨가 좋네요. 무엇을 도와드릴까요?"
 

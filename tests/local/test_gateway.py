@@ -9,10 +9,11 @@ from pathlib import Path
 import boto3
 import httpx
 import pytest
-from conftest import RunningStack, StartStack, new_session
 from local_ws import collect, open_page, page_url, send, turn_done
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
+
+from tests.local.conftest import RunningStack, StartStack, new_session
 
 
 @pytest.mark.parametrize("path", ["/ws", "/mic"])
