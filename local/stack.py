@@ -24,10 +24,12 @@ from .engines import (
     aws_credentials_available,
     engine_names,
     handler_environment,
+    recognizer_settings,
+    riva_client_missing,
     uses_aws,
 )
 from .invoke import HandlerInvoker
-from .mic import MicService
+from .mic import MicService, SharedRecognizer
 from .options import StackOptions
 from .redis_server import EmbeddedRedis, free_port
 
@@ -116,6 +118,29 @@ class LocalStack:
         invoker.load()
         return invoker
 
+    # ---- the page's microphone -----------------------------------------------------------------
+
+    def _microphone(self) -> MicService | None:
+        """The /mic service on the interpreter's recognizer; a wrong setting fails the start."""
+        options = self.options
+        if options.asr == "none":
+            return None
+        from pydantic import ValidationError
+
+        from interpreter.recognizers import RecognizerError, build_recognizer
+
+        try:
+            settings = recognizer_settings(options)
+        except ValidationError as exc:
+            raise RuntimeError(f"speech recognition settings: {exc}") from None
+        recognizer = SharedRecognizer(lambda: build_recognizer(settings))
+        if options.asr == "riva":
+            try:
+                recognizer.get()  # instant (the channel connects on first use): check it now
+            except RecognizerError as exc:
+                raise RuntimeError(str(exc)) from None
+        return MicService(options.language, recognizer)
+
     # ---- run -----------------------------------------------------------------------------------
 
     def run(self) -> None:
@@ -125,13 +150,18 @@ class LocalStack:
         for need in uses_aws(options):
             if not aws_credentials_available():
                 print(f"warning: {need} needs AWS credentials and none were found", flush=True)
+        if riva_client_missing(options):
+            raise RuntimeError(
+                "--asr riva and --tts riva need the NVIDIA Riva client: "
+                ".venv/bin/pip install -r requirements/riva.txt"
+            )
+        mic = self._microphone()
         endpoints = self.start_services()
         try:
             invoker = self.configure_handlers(endpoints)
             from voicebot.config import service_settings
 
             hub = ConnectionHub()
-            mic = MicService(options.language) if options.asr == "vosk" else None
             twin = ApiTwin(
                 options,
                 invoker,
@@ -175,7 +205,7 @@ class LocalStack:
             await asyncio.sleep(0.02)
         self._banner(time.monotonic() - started)
         if mic is not None and self.options.preload_asr:
-            mic.model.preload_in_background()
+            mic.recognizer.preload_in_background()
         await serving
         hub.close_all()
         await invoker.drain(timeout=5)

@@ -17,6 +17,11 @@ import httpx
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+# The Riva tests' gRPC server (riva_fake_server) is reused here, not copied; tests/riva is not a
+# package, so its folder goes on the path as pytest puts this one there.
+RIVA_TESTS = REPO / "tests" / "riva"
+if str(RIVA_TESTS) not in sys.path:
+    sys.path.append(str(RIVA_TESTS))
 
 
 def pytest_configure(config: pytest.Config) -> None:
