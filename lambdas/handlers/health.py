@@ -2,20 +2,19 @@
 
 from typing import Any
 
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from voicebot.http import rest_resolver
+from voicebot.http import HttpResponse, dispatch
 
 from ._observability import logger
 
-app = rest_resolver()
 
-
-@app.get("/api/health")
-def health() -> dict[str, bool]:
-    return {"ok": True}
+def health(event: APIGatewayProxyEvent) -> HttpResponse:
+    return HttpResponse(200, {"ok": True})
 
 
 @logger.inject_lambda_context(clear_state=True)
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+@event_source(data_class=APIGatewayProxyEvent)
+def handler(event: APIGatewayProxyEvent, context: LambdaContext) -> dict[str, Any]:
+    return dispatch(event, {("GET", "/api/health"): health})

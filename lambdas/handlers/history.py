@@ -2,20 +2,18 @@
 
 from typing import Any
 
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from voicebot import runtime, wiring
 from voicebot.errors import bad_request
-from voicebot.http import require, rest_resolver
+from voicebot.http import HttpResponse, dispatch, require
 
 from ._observability import logger, metrics, tracer
 
-app = rest_resolver()
 
-
-def _limit() -> int:
-    raw = (app.current_event.query_string_parameters or {}).get("limit")
+def _limit(event: APIGatewayProxyEvent) -> int:
+    raw = (event.query_string_parameters or {}).get("limit")
     if raw is None:
         return 20
     if not raw.isdigit() or not 1 <= int(raw) <= 100:
@@ -23,23 +21,26 @@ def _limit() -> int:
     return int(raw)
 
 
-@app.get("/api/history")
 @tracer.capture_method
-def list_history() -> dict[str, Any]:
-    claims = require(app, "client")
-    return runtime.run(wiring.history_service().list(claims.user_id, _limit()))
+def list_history(event: APIGatewayProxyEvent) -> HttpResponse:
+    claims = require(event, "client")
+    limit = _limit(event)
+    return HttpResponse(200, runtime.run(wiring.history_service().list(claims.user_id, limit)))
 
 
-@app.delete("/api/history")
 @tracer.capture_method
-def clear_history() -> Response[str]:
-    claims = require(app, "client")
+def clear_history(event: APIGatewayProxyEvent) -> HttpResponse:
+    claims = require(event, "client")
     runtime.run(wiring.history_service().clear(claims.user_id))
-    return Response(status_code=204, body="")
+    return HttpResponse(204)
+
+
+ROUTES = {("GET", "/api/history"): list_history, ("DELETE", "/api/history"): clear_history}
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+@event_source(data_class=APIGatewayProxyEvent)
+def handler(event: APIGatewayProxyEvent, context: LambdaContext) -> dict[str, Any]:
+    return dispatch(event, ROUTES)

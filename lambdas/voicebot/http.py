@@ -1,14 +1,21 @@
-"""REST plumbing shared by the handlers: one resolver shape, one error body, no tracebacks."""
+"""REST plumbing shared by the handlers: routing, one error body, no tracebacks.
+
+Deliberately not Powertools' ``APIGatewayRestResolver``: it keeps the current event on a class
+attribute shared by every resolver in the process, which is right for Lambda (one event per
+instance at a time) but makes overlapping calls read each other's requests wherever the handlers
+run concurrently in one process — the local stack does. Everything here is per call.
+"""
 
 from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
-from aws_lambda_powertools.event_handler.exceptions import ServiceError
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from . import wiring
 from .config import service_settings
@@ -19,56 +26,81 @@ from .tokens import Claims, Scope, bearer
 logger = Logger(child=True)
 
 
-def _error(status: int, code: str, message: str | Any) -> Response[str]:
-    return Response(
-        status_code=status,
-        content_type="application/json",
-        body=json.dumps({"error": {"code": code, "message": str(message)}}, ensure_ascii=False),
-    )
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    body: Any = None  # JSON-serialisable, bytes (binary), or None (no body)
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
 
 
-def rest_resolver() -> APIGatewayRestResolver:
-    app = APIGatewayRestResolver(
-        cors=CORSConfig(
-            allow_origin=service_settings().cors_origin,
-            allow_headers=["Authorization", "Content-Type"],
-            max_age=600,
-        ),
-        serializer=lambda obj: json.dumps(obj, ensure_ascii=False, separators=(",", ":")),
-    )
+Route = Callable[[APIGatewayProxyEvent], HttpResponse]
 
-    @app.exception_handler(ApiError)
-    def _api_error(exc: ApiError) -> Response[str]:
-        return _error(exc.status, exc.code, exc.message)
 
-    @app.exception_handler(ServiceUnavailable)
-    def _unavailable(exc: ServiceUnavailable) -> Response[str]:
+def _error(status: int, code: str, message: str) -> HttpResponse:
+    return HttpResponse(status, {"error": {"code": code, "message": message}})
+
+
+def _proxy_response(response: HttpResponse) -> dict[str, Any]:
+    headers = {
+        "Access-Control-Allow-Origin": service_settings().cors_origin,
+        "Cache-Control": "no-store",
+        **response.headers,
+    }
+    result: dict[str, Any] = {"statusCode": response.status, "headers": headers}
+    if response.body is None:
+        result["body"] = ""
+        return result
+    headers["Content-Type"] = response.content_type
+    if isinstance(response.body, bytes):
+        result["body"] = base64.b64encode(response.body).decode("ascii")
+        result["isBase64Encoded"] = True
+    else:
+        result["body"] = json.dumps(response.body, ensure_ascii=False, separators=(",", ":"))
+        result["isBase64Encoded"] = False
+    return result
+
+
+def dispatch(
+    event: APIGatewayProxyEvent, routes: Mapping[tuple[str, str], Route]
+) -> dict[str, Any]:
+    """Run the route for this method and path; map every failure to the protocol's error body."""
+    method, path = event.http_method.upper(), event.path.rstrip("/") or "/"
+    route = routes.get((method, path))
+    try:
+        if route is None:
+            if method == "OPTIONS" and any(p == path for _, p in routes):
+                return _proxy_response(_preflight(routes, path))
+            raise ApiError(404, "not_found", "No such route.")
+        return _proxy_response(route(event))
+    except ApiError as exc:
+        return _proxy_response(_error(exc.status, exc.code, exc.message))
+    except ServiceUnavailable as exc:
         logger.warning("backing service unavailable", extra={"reason": str(exc)})
-        return _error(503, "service_unavailable", "A backing service is unavailable; try again.")
-
-    @app.exception_handler(ProviderThrottled)
-    def _throttled(exc: ProviderThrottled) -> Response[str]:
-        return _error(429, "throttled", "The service is busy; please retry shortly.")
-
-    @app.exception_handler(ServiceError)
-    def _service_error(exc: ServiceError) -> Response[str]:
-        return _error(exc.status_code, "bad_request", exc.msg)
-
-    @app.exception_handler(Exception)
-    def _unexpected(exc: Exception) -> Response[str]:
+        return _proxy_response(
+            _error(503, "service_unavailable", "A backing service is unavailable; try again.")
+        )
+    except ProviderThrottled:
+        return _proxy_response(_error(429, "throttled", "The service is busy; retry shortly."))
+    except Exception:
         # Logged with its traceback for the operator; the client only learns that it failed.
         logger.exception("unhandled error")
-        return _error(500, "internal_error", "Something went wrong on our side.")
-
-    @app.not_found
-    def _not_found(exc: Exception) -> Response[str]:
-        return _error(404, "not_found", "No such route.")
-
-    return app
+        return _proxy_response(_error(500, "internal_error", "Something went wrong on our side."))
 
 
-def json_body(app: APIGatewayRestResolver) -> dict[str, Any]:
-    event = app.current_event
+def _preflight(routes: Mapping[tuple[str, str], Route], path: str) -> HttpResponse:
+    methods = sorted({m for m, p in routes if p == path} | {"OPTIONS"})
+    return HttpResponse(
+        204,
+        headers={
+            "Access-Control-Allow-Methods": ",".join(methods),
+            "Access-Control-Allow-Headers": "Authorization,Content-Type",
+            "Access-Control-Max-Age": "600",
+        },
+    )
+
+
+def json_body(event: APIGatewayProxyEvent) -> dict[str, Any]:
     raw: str | bytes | None = event.body
     if raw is not None and event.is_base64_encoded:
         try:
@@ -78,6 +110,6 @@ def json_body(app: APIGatewayRestResolver) -> dict[str, Any]:
     return parse_json_object(raw, max_bytes=wiring.max_body_bytes())
 
 
-def require(app: APIGatewayRestResolver, scope: Scope) -> Claims:
-    token = bearer(app.current_event.headers.get("Authorization"))
+def require(event: APIGatewayProxyEvent, scope: Scope) -> Claims:
+    token = bearer(event.headers.get("Authorization"))
     return wiring.signer().verify(token, scope)
