@@ -7,7 +7,7 @@ This is the only place that reads settings and picks adapters, so handlers stay 
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import (
     chat_settings,
@@ -20,12 +20,14 @@ from .config import (
     token_settings,
 )
 from .ports import ConnectionPoster, HistoryStore, Synthesizer, TranscriptBus
-from .services.chat import TurnOptions, TurnRunner
 from .services.history import HistoryService
 from .services.relay import TranscriptRelay
 from .services.sessions import SessionService
 from .services.speech import SpeechService
 from .tokens import TokenSigner
+
+if TYPE_CHECKING:  # the chat service pulls in LangChain: only the chat function pays for it
+    from .services.chat import TurnRunner
 
 
 def _secret_value(arn: str) -> str:
@@ -153,6 +155,7 @@ def speech_service() -> SpeechService:
 @lru_cache(maxsize=1)
 def turn_runner() -> TurnRunner:
     from .adapters.chat_models import build_chat_model
+    from .services.chat import TurnOptions, TurnRunner
 
     chat = chat_settings()
     speech = speech_settings()

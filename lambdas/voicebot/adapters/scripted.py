@@ -59,11 +59,13 @@ class ScriptedChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        await asyncio.sleep(self.first_token_ms / 1000)
+        # Paced against the clock, not by sleeping a fixed interval after each token: a busy
+        # event loop must not stretch the model's timing, as it would not slow a real network.
+        loop = asyncio.get_running_loop()
+        start = loop.time() + self.first_token_ms / 1000
         interval = 1 / self.tokens_per_second if self.tokens_per_second > 0 else 0.0
         for i, token in enumerate(split_tokens(self.answer, self.token_chars)):
-            if i and interval:
-                await asyncio.sleep(interval)
+            await asyncio.sleep(max(0.0, start + i * interval - loop.time()))
             yield ChatGenerationChunk(message=AIMessageChunk(content=token))
 
 
