@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import anyio.to_thread
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from interpreter.events import SAMPLE_RATE, AudioFrame, FinalTranscript, PartialTranscript
+from interpreter.events import SAMPLE_RATE, AudioFrame
 from interpreter.pipeline import UtteranceNumbering
 from interpreter.recognizers import Recognizer, RecognizerError, RecognizerStream
 
@@ -183,15 +183,8 @@ class MicSession:
 
     async def _read(self, stream: RecognizerStream) -> None:
         number = self._numbering.for_stream()
-        shown: dict[str, str] = {}  # segment → the partial the page shows
         try:
             async for event in stream.events():
-                if isinstance(event, PartialTranscript):
-                    shown[event.segment] = event.text
-                elif not event.text.strip():
-                    # Vosk sometimes ends a segment with an empty result after partials: the
-                    # words the page shows become the final, so the utterance does not stay open.
-                    event = FinalTranscript(shown.get(event.segment, ""), event.segment)
                 post = number(event)
                 if post is not None:
                     await self._publish(post)

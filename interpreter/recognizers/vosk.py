@@ -43,7 +43,9 @@ class VoskRecognizer:
         self._model = vosk.Model(model_path=str(path))  # seconds and ~600 MB: load once
 
     async def open_stream(self) -> VoskStream:
-        return VoskStream(self._vosk.KaldiRecognizer(self._model, SAMPLE_RATE))
+        # Building a recognizer takes tens of milliseconds: not on the event loop.
+        recognizer = await asyncio.to_thread(self._vosk.KaldiRecognizer, self._model, SAMPLE_RATE)
+        return VoskStream(recognizer)
 
 
 class VoskStream:
@@ -84,6 +86,9 @@ class VoskStream:
     def _emit(self, final: bool, text: str) -> None:
         if final:
             # Vosk ends a segment at each pause it detects; later words belong to a new segment.
+            # It sometimes ends one with an empty result after partials: the listener was shown
+            # those words, so they become the final rather than leaving the utterance open.
+            text = text or self._last_partial
             self._events.put_nowait(FinalTranscript(text, str(self._segment)))
             self._segment += 1
             self._last_partial = ""
