@@ -171,3 +171,24 @@ def test_the_interface_speaks_korean_and_english(open_page: Any) -> None:
     page.click("#language")
     assert page.locator("h1").text_content() == "Voicebot"
     assert page.locator("#chat-text").get_attribute("placeholder") == "Type a message"
+
+
+def test_connect_a_device_shows_a_working_interpreter_command(
+    open_page: Any, stack: RunningStack
+) -> None:
+    page = open_page(locale="en-US")
+    assert page.locator("#device-panel").is_hidden()
+    page.click("#device")
+    command = page.locator("#device-command").text_content() or ""
+    assert command.startswith(f"python -m interpreter --api {stack.base_url} --token ")
+    token = command.rsplit(" ", 1)[-1]
+    # The token shown is this page's device token: a transcript posted with it reaches the page.
+    body = {"utteranceId": "dev1", "seq": 0, "text": "from the device", "final": False}
+    with stack.client() as client:
+        response = client.post(
+            "/api/transcripts", json=body, headers={"Authorization": f"Bearer {token}"}
+        )
+    assert response.status_code == 202
+    page.wait_for_function(
+        "window.voicebot.events.some(e => e.type === 'transcript' && e.text === 'from the device')"
+    )

@@ -237,6 +237,7 @@ function bindControls(config) {
     startTurn(text);
   });
   ui.stop.addEventListener("click", bargeIn);
+  bindDevicePanel(config);
   setInterval(updateSpeaking, 200); // playback ends on the audio clock, not on an event we get
 
   if (!config.micUrl || !navigator.mediaDevices?.getUserMedia || !window.AudioWorkletNode) return;
@@ -253,6 +254,33 @@ function bindControls(config) {
   });
   ui.mic.hidden = false;
   ui.mic.addEventListener("click", () => (mic.active ? mic.stop() : mic.start()));
+}
+
+// --- connect a device (the interpreter) ------------------------------------------------------
+
+// Shows the command that runs the interpreter for this user. The device token only publishes
+// transcripts, so showing it on the user's own page gives away nothing the page could not do.
+function bindDevicePanel(config) {
+  const button = $("device");
+  const panel = $("device-panel");
+  const command = $("device-command");
+  const copy = $("device-copy");
+  button.addEventListener("click", async () => {
+    panel.hidden = !panel.hidden;
+    button.setAttribute("aria-expanded", String(!panel.hidden));
+    if (panel.hidden) return;
+    await session.token(); // make sure there is a session (and so a device token)
+    const api = config.apiBase || location.origin;
+    command.textContent = `python -m interpreter --api ${api} --token ${session.deviceToken}`;
+  });
+  copy.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(command.textContent);
+      copy.textContent = t("device.copied");
+    } catch {
+      getSelection()?.selectAllChildren(command); // no clipboard access: select it for the user
+    }
+  });
 }
 
 async function loadConfig() {

@@ -37,6 +37,11 @@ const STRINGS = {
     "audio.locked": "소리를 켜려면 화면을 한 번 눌러 주세요.",
     "err.server": "오류 ({code}): {message}",
     dismiss: "닫기",
+    "device.button": "기기 연결",
+    "device.help":
+      "마이크가 있는 기기(노트북, 라즈베리 파이)에서 이 명령을 실행하면 그 기기에서 들은 말이 이 페이지에 나타납니다. 토큰은 대화 내용을 보낼 수만 있고 읽을 수는 없습니다.",
+    "device.copy": "복사",
+    "device.copied": "복사됨",
   },
   en: {
     title: "Voicebot",
@@ -73,6 +78,11 @@ const STRINGS = {
     "audio.locked": "Tap the page once to turn the sound on.",
     "err.server": "Error ({code}): {message}",
     dismiss: "Dismiss",
+    "device.button": "Connect a device",
+    "device.help":
+      "Run this on a device with a microphone (a laptop, a Raspberry Pi): what it hears appears on this page. The token can only send transcripts; it cannot read anything.",
+    "device.copy": "Copy",
+    "device.copied": "Copied",
   },
 };
 
