@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""CDK entry point: ``python app.py`` or ``npx cdk synth|deploy`` (see the README, "Deploy to AWS")."""
+"""CDK entry point: ``python app.py`` or ``npx cdk synth|deploy`` (README: "Deploy to AWS")."""
 
 import os
 

@@ -12,8 +12,8 @@ from typing import Any
 
 from constructs import Node
 
-# Context key -> default. the README's deploy section documents each one; cdk.json repeats the defaults so a
-# user can see and edit them in one place.
+# Context key -> default. The README's deploy section documents each one; cdk.json repeats the
+# defaults so a user can see and edit them in one place.
 DEFAULTS: dict[str, Any] = {
     "stackName": "Voicebot",
     "region": "",

@@ -27,6 +27,9 @@ async def _chat(body: str | None, connection_id: str, poster: ConnectionPoster) 
         if not isinstance(action, ChatAction):
             raise ApiError(400, "wrong_route", "Only chat is handled by the chat route.")
         user_id = await user_of(connection_id)
+        if not await wiring.transcript_bus().claim_turn(user_id, action.turnId):
+            # Another page of this user (or a resent message) already asked this turn.
+            raise ApiError(409, "duplicate_turn", "This turn is already being answered.")
     except ApiError as exc:
         await send_error(poster, connection_id, exc, turn_id)
         return

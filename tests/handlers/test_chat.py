@@ -266,3 +266,17 @@ def test_concurrent_turns_do_not_mix(api, bedrock):
 
 
 _ = threading  # threads are started through api.send_in_background
+
+
+def test_a_turn_id_is_answered_once_even_when_two_pages_ask(api, bedrock):
+    session = api.session()
+    first, second = api.page(session["token"]), api.page(session["token"])
+    api.send(first, {"action": "chat", "turnId": "v-1", "text": "hi"})
+    api.wait_done(first, "v-1")
+    requests = len(bedrock.requests)
+    api.send(second, {"action": "chat", "turnId": "v-1", "text": "hi"})
+    (error,) = api.received(second)
+    assert (error["type"], error["code"], error["turnId"]) == ("error", "duplicate_turn", "v-1")
+    assert len(bedrock.requests) == requests
+    history = api.rest("GET", "/api/history", token=session["token"]).json()["turns"]
+    assert [t["turnId"] for t in history] == ["v-1"]

@@ -1,5 +1,5 @@
 """The page: a private bucket behind CloudFront (HTTPS, security headers), /api/* to the REST
-API uncached, config.json written at deploy, and the outputs the README's deploy section promises."""
+API uncached, config.json written at deploy, and the outputs the README's deploy section names."""
 
 from __future__ import annotations
 

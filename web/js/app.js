@@ -86,9 +86,12 @@ function record(list, item) {
 
 // --- turns --------------------------------------------------------------------------------
 
-function startTurn(text) {
+// A spoken question's turn id comes from its transcript event id, the same on every open page
+// of this user: the server answers the first page that asks and tells the others
+// `duplicate_turn`, so two tabs do not answer one question twice.
+function startTurn(text, transcriptId) {
   bargeIn(); // a new question supersedes an answer that is still playing
-  const id = newId();
+  const id = transcriptId ? `v-${transcriptId.replace(/[^A-Za-z0-9_-]/g, "_")}` : newId();
   player.begin(id);
   if (!send({ action: "chat", turnId: id, text })) {
     showAlert(t("err.notConnected"));
@@ -132,7 +135,7 @@ const handlers = {
     if (shown !== undefined && (shown.final || event.seq <= shown.seq)) return;
     utterances.set(event.utteranceId, { seq: event.seq, final: event.final });
     view.showTranscript(event);
-    if (event.final) startTurn(event.text);
+    if (event.final) startTurn(event.text, event.id);
     else bargeIn();
   },
   delta(event) {
@@ -169,6 +172,10 @@ const handlers = {
     updateSpeaking();
   },
   error(event) {
+    if (event.code === "duplicate_turn") {
+      dropTurn(event.turnId); // another page of ours is answering this question
+      return;
+    }
     const message = t("err.server", { code: event.code, message: event.message });
     const turn = event.turnId && turns.get(event.turnId);
     if (turn) turn.view.addError(message);
@@ -176,6 +183,16 @@ const handlers = {
   },
   pong() {},
 };
+
+function dropTurn(turnId) {
+  const turn = turns.get(turnId);
+  if (!turn) return;
+  turn.view.item.remove();
+  turns.delete(turnId);
+  delete observed.turns[turnId];
+  if (current?.id === turnId) current = null;
+  updateSpeaking();
+}
 
 function onEvent(event) {
   // Audio payloads are large; the log keeps everything but the bytes.

@@ -174,6 +174,11 @@ class RedisTranscriptBus:
         return [connection_ids[int(i) - 1] for i in claimed]
 
     @_translate_errors
+    async def claim_turn(self, user_id: str, turn_id: str) -> bool:
+        key = f"{_PREFIX}:turn:{{{user_id}}}:{turn_id}"
+        return bool(await self._r.set(key, "1", nx=True, ex=self._stream_ttl))
+
+    @_translate_errors
     async def request_cancel(self, user_id: str, turn_id: str, heard: int | None) -> None:
         await self._r.set(
             self._cancel_key(user_id, turn_id), "" if heard is None else str(heard), ex=3600
