@@ -100,14 +100,16 @@ class _CancelWatch:
         self._turn_id = turn_id
         self.event = asyncio.Event()
         self.heard: int | None = None
+        self._readable = True
 
     async def check(self) -> bool:
-        if not self.event.is_set():
+        if not self.event.is_set() and self._readable:
             try:
                 requested, heard = await self._bus.cancel_requested(self._user_id, self._turn_id)
             except ServiceUnavailable:
-                # Losing Redis mid-turn must not cut the answer short: keep going, uncancellable.
-                logger.warning("cancel flag unreadable; the turn continues")
+                # Losing Redis mid-turn must not cut the answer short: it goes on, uncancellable.
+                self._readable = False
+                logger.warning("cancel flag unreadable; this turn can no longer be cancelled")
                 return False
             if requested:
                 self.heard = heard
@@ -117,6 +119,9 @@ class _CancelWatch:
     async def poll(self) -> None:
         """Check the cancel flag until it is set (or the connection goes away)."""
         while not await self.check():
+            if not self._readable:
+                await self.event.wait()  # only a page that goes away can end the turn now
+                return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.event.wait(), CANCEL_POLL_SECONDS)
 
