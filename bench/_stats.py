@@ -81,6 +81,10 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "commit": commit,
+        # Others' work on the same cores shows up in every figure under load: how busy the
+        # machine was (1, 5, 15 min load averages, read when the result is written, so the
+        # 5-minute figure spans the run itself).
+        "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
     }
 
 

@@ -28,8 +28,9 @@ import httpx
 from websockets.asyncio.client import ClientConnection
 
 from ._client import Session, new_session, open_page
+from ._profile import print_summary, record, summarize
 from ._providers import Providers
-from ._stack import RunningStack, cpu_seconds, local_stack
+from ._stack import RunningStack, cpu_seconds, local_stack, process_cpu_seconds
 from ._stats import REPO, RESULTS, machine, percentile, table, write_json
 
 DOCS = REPO / "docs" / "bench"
@@ -130,6 +131,7 @@ async def _run_step(
     per_device = rate / users
     count = max(1, round(per_device * seconds))
     cpu_server, cpu_client = cpu_seconds(server_pid), _own_cpu()
+    cpu_stack = process_cpu_seconds(server_pid)
     arrivals_before = pages.arrivals
     started = time.monotonic()
     await asyncio.gather(*(
@@ -140,9 +142,12 @@ async def _run_step(
     posting = time.monotonic() - started
     # CPU over the posting window only: the drain after it is mostly waiting.
     cpu_server = (cpu_seconds(server_pid) - cpu_server) / posting
+    cpu_stack = (process_cpu_seconds(server_pid) - cpu_stack) / posting
     cpu_client = (_own_cpu() - cpu_client) / posting
     await pages.wait_for(arrivals_before + sum(step.expected.values()), DRAIN_SECONDS)
-    return _step_result(step, pages, pages_by_user, posting, cpu_server, cpu_client)
+    result = _step_result(step, pages, pages_by_user, posting, cpu_server, cpu_client)
+    result["cpu_cores_stack_alone"] = cpu_stack
+    return result
 
 
 def _step_result(
@@ -225,6 +230,7 @@ async def _connect(stack: RunningStack, http: httpx.AsyncClient, users: int, pag
 
 async def run(args: argparse.Namespace) -> int:
     results: list[dict[str, Any]] = []
+    profile: dict[str, Any] | None = None
     started = time.monotonic()
     with local_stack(Providers().environment(), RESULTS / "relay_load-stack.log") as stack:
         # Idle connections expire before uvicorn's 5 s keep-alive closes them under a request.
@@ -235,8 +241,14 @@ async def run(args: argparse.Namespace) -> int:
                                                            sink)  # fmt: skip
             print(f"{args.pages} pages open for {args.users} users", flush=True)
             for rate in args.rates:
-                step = await _run_step(http, sessions, pages_by_user, sink, rate, args.seconds,
-                                       args.partials, stack.pid)  # fmt: skip
+                sampling = rate == args.profile
+                raw = RESULTS / f"relay_load-{rate:.0f}ps.pyspy.raw"
+                with record(stack.pid, raw) if sampling else contextlib.nullcontext():
+                    step = await _run_step(http, sessions, pages_by_user, sink, rate,
+                                           args.seconds, args.partials, stack.pid)  # fmt: skip
+                if sampling:
+                    profile = summarize(raw)
+                    step["profiled"] = True
                 step["sustained"] = sustained(step)
                 results.append(step)
                 lat = step["latency_ms"]
@@ -253,10 +265,11 @@ async def run(args: argparse.Namespace) -> int:
     best = max((s["target_rate"] for s in results if s["sustained"]), default=0)
     print(table(
         ["target/s", "achieved/s", "deliveries/s", "p50 ms", "p99 ms", "max ms", "lost", "dup",
-         "server cores", "client cores", "sustained"],
+         "server cores", "of which stack", "client cores", "sustained"],
         [[s["target_rate"], s["achieved_rate"], s["deliveries_per_second"],
           s["latency_ms"]["p50"], s["latency_ms"]["p99"], s["latency_ms"]["max"],
           s["lost"], s["duplicated"], f"{s['cpu_cores_server']:.2f}",
+          f"{s['cpu_cores_stack_alone']:.2f}",
           f"{s['cpu_cores_client']:.2f}", "yes" if s["sustained"] else "no"]
          for s in results],
     ))  # fmt: skip
@@ -275,7 +288,10 @@ async def run(args: argparse.Namespace) -> int:
         "highest_sustained_rate": best,
         "note": "load generator and server share the same cores",
     }
-    name = f"relay_load_{args.pages}p_{args.users}u.json"
+    if profile is not None:
+        print_summary(profile)
+        result["profile"] = {"rate": args.profile, **profile}
+    name = f"relay_load_{args.pages}p_{args.users}u{'-profiled' if profile else ''}.json"
     path = write_json(name, result)
     print(f"wrote {path}")
     if args.copy_to_docs:
@@ -305,7 +321,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="try every rate even after one is not sustained")  # fmt: skip
     parser.add_argument("--copy-to-docs", action="store_true",
                         help="also copy the JSON into docs/bench/")  # fmt: skip
+    parser.add_argument("--profile", type=float, metavar="RATE",
+                        help="sample the stack process with py-spy during this rate (that "
+                        "step is perturbed; the JSON is written as …-profiled.json)")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.profile is not None and args.copy_to_docs:
+        parser.error("a profiled run is perturbed by the sampler: do not copy it to docs")
     if args.pages > 2000 or args.seconds > 30 or max(args.rates) * args.seconds > 20_000:
         parser.error("keep runs bounded: ≤ 2000 pages, ≤ 30 s and ≤ 20,000 posts per rate")
     if args.users > args.pages:

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import random
+import resource
 import shutil
 import statistics
 import time
@@ -25,8 +27,9 @@ import httpx
 
 from . import _waterfall
 from ._client import new_session, open_page
+from ._profile import print_summary, record, summarize
 from ._providers import Floor, Providers, floor_of
-from ._stack import RunningStack, local_stack
+from ._stack import RunningStack, cpu_seconds, local_stack, process_cpu_seconds
 from ._stats import REPO, RESULTS, machine, percentile, table, write_json
 from ._turns import SimulatedPage, TurnRecord
 
@@ -108,6 +111,44 @@ def _breakdown(records: list[TurnRecord], floor: Floor) -> dict[str, float]:
     return {k: statistics.median(v) if v else float("nan") for k, v in parts.items()}
 
 
+def _egress_queue(records: list[TurnRecord]) -> dict[str, float]:
+    """Why egress grows: events of the same turn still queued ahead of the first audio.
+
+    The turn's outbox posts one event at a time, so the first audio waits for every event put
+    before it; ``ahead`` counts those that reached the page after the audio was put (ledger
+    ``firstAudio``) and before it arrived, ``perPostMs`` = egress / (ahead + 1).
+    """
+    ahead: list[float] = []
+    per_post: list[float] = []
+    for r in records:
+        put, got = r.ledger.get("firstAudio"), r.marks.get("firstAudio")
+        if r.mode != "streamed" or put is None or got is None:
+            continue
+        n = sum(1 for t, kind, _ in r.events if put < t < got and kind != "audio")
+        ahead.append(n)
+        per_post.append((got - put) / (n + 1))
+    return {
+        "aheadP50": percentile(ahead, 50),
+        "aheadP95": percentile(ahead, 95),
+        "perPostMsP50": percentile(per_post, 50),
+    }
+
+
+def _load(records: list[TurnRecord], seconds: float, cpu: dict[str, float]) -> dict[str, float]:
+    """Events the stack pushed to pages (each one ``@connections`` post) and the CPU it took."""
+    times = sorted(r.t0 + t for r in records for t, _, _ in r.events)
+    per_second: dict[int, int] = {}
+    for t in times:
+        per_second[int(t // 1000)] = per_second.get(int(t // 1000), 0) + 1
+    return {
+        "seconds": seconds,
+        "events_pushed": len(times),
+        "events_per_second_mean": len(times) / seconds if seconds else float("nan"),
+        "events_per_second_peak": max(per_second.values(), default=0),
+        **cpu,
+    }
+
+
 def summarise(users: int, records: list[TurnRecord], floor: Floor) -> dict[str, Any]:
     def pcts(mode: str, mark: str) -> dict[str, float]:
         values = _values(records, mode, mark)
@@ -128,6 +169,7 @@ def summarise(users: int, records: list[TurnRecord], floor: Floor) -> dict[str, 
         "ratio_p50": ours["p50"] / theirs["p50"],
         "ratio_p95": ours["p95"] / theirs["p95"],
         "overhead_breakdown_p50": _breakdown(records, floor),
+        "egress_queue": _egress_queue(records),
     }
 
 
@@ -164,6 +206,17 @@ def print_report(floor: Floor, levels: list[dict[str, Any]]) -> None:
          for lv in levels],
     ))  # fmt: skip
     print("(median ms of each stage above what the providers account for)")
+    print(table(
+        ["users", "events/s mean", "events/s peak", "stack cores", "+ Redis, DynamoDB",
+         "client cores", "ahead of 1st audio p50/p95", "ms per post"],
+        [[lv["users"], f"{lv['load']['events_per_second_mean']:.0f}",
+          lv["load"]["events_per_second_peak"], f"{lv['load']['cpu_cores_stack']:.2f}",
+          f"{lv['load']['cpu_cores_stack_and_children']:.2f}",
+          f"{lv['load']['cpu_cores_client']:.2f}",
+          f"{lv['egress_queue']['aheadP50']:.0f} / {lv['egress_queue']['aheadP95']:.0f}",
+          f"{lv['egress_queue']['perPostMsP50']:.1f}"] for lv in levels],
+    ))  # fmt: skip
+    print("(events the stack pushed to pages, each one @connections post; CPU over the level)")
 
 
 def pick_typical(records: list[TurnRecord]) -> TurnRecord:
@@ -198,6 +251,7 @@ async def run(args: argparse.Namespace) -> int:
     )
     floor = floor_of(providers)
     levels: list[dict[str, Any]] = []
+    profile: dict[str, Any] | None = None
     typical: TurnRecord | None = None
     started = time.monotonic()
     with local_stack(providers.environment(), RESULTS / "turn_latency-stack.log") as stack:
@@ -208,14 +262,26 @@ async def run(args: argparse.Namespace) -> int:
                 await page.turn(TurnRecord("old", 0, 0, 0, 0.0), "warmup")
         for users, turns in zip(args.levels, args.turns, strict=True):
             print(f"{users} users × {turns} turns …", flush=True)
-            records, complete = await _level(stack, floor, providers.answer, users, turns, 7)
+            sampling = users == args.profile
+            with record(stack.pid, RESULTS / f"turn_latency-{users}u.pyspy.raw") if sampling \
+                    else contextlib.nullcontext():  # fmt: skip
+                before = _cpu(stack.pid)
+                began = time.monotonic()
+                records, complete = await _level(stack, floor, providers.answer, users, turns, 7)
+                took = time.monotonic() - began
+                cpu = {k: (v - before[k]) / took for k, v in _cpu(stack.pid).items()}
+            if sampling:
+                profile = summarize(RESULTS / f"turn_latency-{users}u.pyspy.raw")
             summary = summarise(users, records, floor)
             summary["complete"] = complete
+            summary["load"] = _load(records, took, cpu)
             summary["records"] = [r.as_dict() for r in records]
             levels.append(summary)
             if users == 1 or typical is None:
                 typical = pick_typical(records)
     print_report(floor, levels)
+    if profile is not None:
+        print_summary(profile)
     result = {
         "benchmark": "turn_latency",
         "start_point": "the client's send of chat (the page sends it on the final transcript)",
@@ -225,13 +291,24 @@ async def run(args: argparse.Namespace) -> int:
         "floor": floor.as_dict(),
         "levels": levels,
     }
-    path = write_json("turn_latency.json", result)
+    if profile is not None:
+        result["profile"] = {"users": args.profile, **profile}
+    path = write_json(f"turn_latency{'-profiled' if profile else ''}.json", result)
     print(f"wrote {path}")
-    if typical is not None:
+    if typical is not None and profile is None:
         print(f"wrote {write_waterfall(typical, floor, providers, args.copy_to_docs)}")
     if args.copy_to_docs:
         shutil.copy2(path, DOCS / path.name)
     return 0
+
+
+def _cpu(pid: int) -> dict[str, float]:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "cpu_cores_stack": process_cpu_seconds(pid),
+        "cpu_cores_stack_and_children": cpu_seconds(pid),
+        "cpu_cores_client": usage.ru_utime + usage.ru_stime,
+    }
 
 
 def _ints(text: str) -> list[int]:
@@ -256,7 +333,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tts-ms-per-char", type=float, default=d.tts_ms_per_char)
     parser.add_argument("--copy-to-docs", action="store_true",
                         help="also copy the JSON and the waterfall into docs/bench/")  # fmt: skip
+    parser.add_argument("--profile", type=int, metavar="USERS",
+                        help="sample the stack process with py-spy during this level (its "
+                        "figures are then perturbed: the JSON is written as "
+                        "turn_latency-profiled.json, never copied to docs)")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.profile is not None and args.copy_to_docs:
+        parser.error("a profiled run is perturbed by the sampler: do not copy it to docs")
     if len(args.levels) != len(args.turns):
         parser.error("--levels and --turns need the same number of entries")
     if max(args.turns) > 40 or max(args.levels) > 100:
