@@ -60,3 +60,34 @@ async def test_a_turn_finishes_when_its_cancel_flag_cannot_be_read() -> None:
     kinds = [e["type"] for e in poster.events]
     assert kinds.count("audio") == 2 and kinds[-1] == "done"
     assert [t.assistant_text for t in history.turns] == [ANSWER]
+
+
+async def test_the_outbox_sends_speech_ahead_of_pending_text_and_merges_text() -> None:
+    import asyncio
+
+    from voicebot.services.chat import Outbox
+
+    class SlowPoster(RecordingPoster):
+        async def post(self, connection_id: str, data: bytes) -> bool:
+            await asyncio.sleep(0.01)  # a post in flight while more events queue up
+            return await super().post(connection_id, data)
+
+    poster = SlowPoster()
+    outbox = Outbox(poster, "c1", on_gone=lambda: None)
+    outbox.put({"type": "delta", "turnId": "t", "text": "첫 "})
+    await asyncio.sleep(0)  # the first delta is now in flight
+    for piece in ("문장", "입니다."):
+        outbox.put({"type": "delta", "turnId": "t", "text": piece})
+    outbox.put({"type": "sentence", "turnId": "t", "index": 0, "text": "첫 문장입니다."})
+    outbox.put({"type": "audio", "turnId": "t", "index": 0, "data": "", "part": 0, "last": True})
+    outbox.put({"type": "done", "turnId": "t", "text": "첫 문장입니다."})
+    outbox.put({"type": "delta", "turnId": "t", "text": " 끝"})
+    await outbox.close()
+
+    assert [(e["type"], e.get("text")) for e in poster.events] == [
+        ("delta", "첫 "),
+        ("sentence", "첫 문장입니다."),
+        ("audio", None),
+        ("delta", "문장입니다. 끝"),
+        ("done", "첫 문장입니다."),
+    ]

@@ -21,7 +21,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ..errors import ServiceUnavailable
 from ..ports import Turn
 
-_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5)
+# One container serves one turn at a time on Lambda, but the local stack runs dozens at once
+# through this client: a larger pool than botocore's 10 avoids reconnecting under load.
+_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 3},
+    connect_timeout=2,
+    read_timeout=5,
+    max_pool_connections=50,
+)
 _UNAVAILABLE = ("ResourceNotFoundException", "ServiceUnavailable", "InternalServerError")
 
 

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,25 +65,60 @@ class TurnOutcome:
 
 
 class Outbox:
-    """Sends a turn's events to one connection, one at a time, in the order they were put."""
+    """Sends a turn's events to one connection, one post at a time.
+
+    The protocol orders deltas among themselves, sentence i before audio i, audio by index, and
+    ``done`` last — it never orders text against speech. So speech events (sentence, audio,
+    error) go out in the order they were put and ahead of pending text, and audio that is ready
+    never waits behind text; text that piles up while a post is in flight leaves as one merged
+    delta (deltas are batches anyway); ``done`` leaves when everything else has.
+    """
 
     def __init__(self, poster: ConnectionPoster, connection_id: str, on_gone: Callable[[], None]):
         self._poster = poster
         self._connection_id = connection_id
-        self._queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
         self._on_gone = on_gone
+        self._speech: deque[dict[str, Any]] = deque()
+        self._text: list[dict[str, Any]] = []
+        self._last: dict[str, Any] | None = None
+        self._closed = False
+        self._wakeup = asyncio.Event()
         self.gone = False
         self._task = asyncio.create_task(self._drain())
 
     def put(self, event: dict[str, Any]) -> None:
-        self._queue.put_nowait(event)
+        if event["type"] == "delta":
+            self._text.append(event)
+        elif event["type"] == "done":
+            self._last = event
+        else:
+            self._speech.append(event)
+        self._wakeup.set()
 
     async def close(self) -> None:
-        self._queue.put_nowait(None)
+        self._closed = True
+        self._wakeup.set()
         await self._task
 
+    def _next(self) -> dict[str, Any] | None:
+        if self._speech:
+            return self._speech.popleft()
+        if self._text:
+            merged = delta_event(self._text[0]["turnId"], "".join(e["text"] for e in self._text))
+            self._text.clear()
+            return merged
+        event, self._last = self._last, None
+        return event
+
     async def _drain(self) -> None:
-        while (event := await self._queue.get()) is not None:
+        while True:
+            event = self._next()
+            if event is None:
+                if self._closed:
+                    return
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
             if self.gone:
                 continue
             try:
