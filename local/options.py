@@ -49,6 +49,7 @@ class StackOptions:
     language: str
     log_level: str
     preload_asr: bool
+    connections: Literal["in-process", "http"]
     llm_threads: int
     llm_parallel: int
     riva: RivaServerOptions
@@ -156,6 +157,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="log level of the handlers and the stack",
     )
     parser.add_argument(
+        "--connections",
+        choices=["in-process", "http"],
+        default="in-process",
+        help="how handlers reach the pages: in-process = straight to the page's socket; http = "
+        "through boto3 and the twin's @connections endpoint, as on AWS (slower: two HTTP hops "
+        "per message in one process)",
+    )
+    parser.add_argument(
         "--llm-threads", type=int, default=0, help="CPU threads of the local model (0: all cores)"
     )
     parser.add_argument(
@@ -237,6 +246,7 @@ def parse_options(argv: list[str] | None = None) -> StackOptions:
         language=args.language,
         log_level=args.log_level,
         preload_asr=args.preload_asr,
+        connections=args.connections,
         llm_threads=args.llm_threads,
         llm_parallel=args.llm_parallel,
         riva=RivaServerOptions(

@@ -16,7 +16,7 @@ import uvicorn
 
 from .app import ApiTwin, build_app
 from .children import ChildProcess
-from .connections import ConnectionHub
+from .connections import ConnectionHub, InProcessPoster
 from .dynamodb import ensure_history_table
 from .engines import (
     HISTORY_TABLE,
@@ -195,6 +195,10 @@ class LocalStack:
         mic: MicService | None,
         started: float,
     ) -> None:
+        if self.options.connections == "in-process":
+            from voicebot import wiring
+
+            wiring.use_connection_poster(InProcessPoster(hub, asyncio.get_running_loop()))
         serving = asyncio.create_task(server.serve())
         while not server.started:
             if serving.done():

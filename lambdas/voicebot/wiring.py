@@ -79,7 +79,21 @@ def transcript_bus() -> TranscriptBus:
     )
 
 
+_embedded_poster: ConnectionPoster | None = None
+
+
+def use_connection_poster(poster: ConnectionPoster | None) -> None:
+    """Let a process that hosts the pages itself (the local stack) deliver posts directly.
+
+    On AWS nothing calls this and every post goes through API Gateway's ``@connections`` API.
+    """
+    global _embedded_poster
+    _embedded_poster = poster
+
+
 def connection_poster(endpoint_from_event: str | None = None) -> ConnectionPoster:
+    if _embedded_poster is not None:
+        return _embedded_poster
     from .adapters.connections import ApiGatewayConnectionPoster
 
     endpoint = connections_settings().connections_endpoint or endpoint_from_event

@@ -8,6 +8,7 @@ import io
 from collections import defaultdict
 from typing import Any
 
+import pytest
 import soundfile
 from local_ws import collect, open_page, send, turn_done
 
@@ -46,8 +47,15 @@ def assert_turn_in_protocol_order(events: list[dict[str, Any]], turn_id: str) ->
         assert key in done["ledger"]
 
 
-async def test_transcripts_chat_and_history_survive_a_restart(start_stack: StartStack) -> None:
-    stack = start_stack("--chat", "scripted", "--tts", "espeak", SCRIPTED_ANSWER=SCRIPTED)
+@pytest.mark.parametrize("connections", ["in-process", "http"])
+async def test_transcripts_chat_and_history_survive_a_restart(
+    start_stack: StartStack, connections: str
+) -> None:
+    # "http" sends every post through boto3 and the twin's @connections API, as on AWS.
+    stack = start_stack(
+        "--chat", "scripted", "--tts", "espeak", "--connections", connections,
+        SCRIPTED_ANSWER=SCRIPTED,
+    )  # fmt: skip
     with stack.client() as http:
         session = new_session(http)
         device = {"Authorization": f"Bearer {session['deviceToken']}"}
