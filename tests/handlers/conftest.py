@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-import boto3
 import pytest
 from moto.apigatewaymanagementapi.models import ApiGatewayManagementApiBackend
 from moto.core.exceptions import ServiceException
 from moto.server import ThreadedMotoServer
 
 from local.apigw import LambdaContext, response_body, rest_event, route_key_for, websocket_event
+from local.dynamodb import ensure_history_table
 from local.redis_server import free_port
 from tests.fakes.bedrock_server import FakeBedrock
 from tests.fakes.polly_server import FakePolly
@@ -82,19 +82,7 @@ def moto_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def history_table(moto_url: str) -> str:
-    client = boto3.client("dynamodb", endpoint_url=moto_url)
-    client.create_table(
-        TableName=TABLE,
-        KeySchema=[
-            {"AttributeName": "userId", "KeyType": "HASH"},
-            {"AttributeName": "turnKey", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "userId", "AttributeType": "S"},
-            {"AttributeName": "turnKey", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    ensure_history_table(moto_url, TABLE, "us-east-1")  # the same table the local stack makes
     return TABLE
 
 
