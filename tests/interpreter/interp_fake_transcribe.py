@@ -10,8 +10,6 @@ transcribes the next text of ``texts``.
 from __future__ import annotations
 
 import asyncio
-import datetime
-import ipaddress
 import json
 import re
 import ssl
@@ -22,46 +20,9 @@ from pathlib import Path
 import h2.config
 import h2.connection
 import h2.events
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from interp_eventstream import MessageDecoder, encode_message, expected_chunk_signature
 
-
-def make_self_signed_cert(directory: Path) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1/localhost, valid for an hour, that doubles as its own CA."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path = directory / "transcribe-cert.pem"
-    key_path = directory / "transcribe-key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
+from tests.selfsigned import make_self_signed_cert
 
 
 @dataclass
@@ -166,7 +127,7 @@ class FakeTranscribe:
         secret_key: str = "test-secret-key",
         partial_every_bytes: int = 9600,
     ) -> None:
-        self.cert_path, self.key_path = make_self_signed_cert(cert_dir)
+        self.cert_path, self.key_path = make_self_signed_cert(cert_dir, "transcribe")
         self.texts = texts
         self.region = region
         self.secret_key = secret_key
