@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import httpx
 
-from ._stats import REPO
+from ._stats import REPO, percentile
 
 
 @dataclass(frozen=True)
@@ -50,9 +51,16 @@ def raise_fd_limit() -> int:
 
 @contextlib.contextmanager
 def local_stack(
-    env: dict[str, str], keep_log: Path | None = None, start_timeout: float = 90.0
+    env: dict[str, str],
+    keep_log: Path | None = None,
+    start_timeout: float = 90.0,
+    connections: str = "in-process",
 ) -> Iterator[RunningStack]:
     """Run ``python -m local`` with ``env`` added to the environment; yield once it is healthy.
+
+    ``connections`` is the stack's ``--connections``: ``in-process`` (its default) hands the
+    handlers' posts straight to the page; ``http`` takes the AWS path (boto3 → the twin's
+    ``@connections`` endpoint).
 
     The stack's own log (warnings, handler tracebacks) is copied to ``keep_log`` when it stops.
     """
@@ -69,6 +77,7 @@ def local_stack(
             "--tts", "scripted",
             "--asr", "none",
             "--log-level", "WARNING",
+            "--connections", connections,
         ]  # fmt: skip
         with log_path.open("wb") as log:
             proc = subprocess.Popen(
@@ -138,3 +147,58 @@ def process_cpu_seconds(pid: int) -> float:
     except OSError:
         return float("nan")
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores spent on anything but idle and I/O wait since boot (/proc/stat)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    ticks = [int(x) for x in fields]
+    return (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuWindows:
+    """Samples the stack process's and the whole machine's CPU in short windows, in a thread.
+
+    A level's mean CPU hides bursts: 50 turns that start within a second can saturate the
+    stack's one interpreter lock for a few hundred ms while the mean stays far below a core.
+    """
+
+    def __init__(self, pid: int, window: float = 0.1) -> None:
+        self._pid = pid
+        self._window = window
+        self._stop = threading.Event()
+        self.stack: list[float] = []
+        self.machine: list[float] = []
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> CpuWindows:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        last = (time.monotonic(), process_cpu_seconds(self._pid), machine_busy_seconds())
+        while not self._stop.wait(self._window):
+            now = (time.monotonic(), process_cpu_seconds(self._pid), machine_busy_seconds())
+            took = now[0] - last[0]
+            self.stack.append((now[1] - last[1]) / took)
+            self.machine.append((now[2] - last[2]) / took)
+            last = now
+
+    def summary(self) -> dict[str, float]:
+        def share(values: list[float], at_least: float) -> float:
+            return sum(v >= at_least for v in values) / len(values) if values else float("nan")
+
+        ncpu = os.cpu_count() or 1
+        return {
+            "window_ms": self._window * 1000,
+            "stack_cores_p50": percentile(self.stack, 50),
+            "stack_cores_p95": percentile(self.stack, 95),
+            "stack_share_windows_at_least_0_9": share(self.stack, 0.9),
+            "machine_busy_cores_p50": percentile(self.machine, 50),
+            "machine_busy_cores_p95": percentile(self.machine, 95),
+            "machine_share_windows_at_least_90pct": share(self.machine, 0.9 * ncpu),
+        }

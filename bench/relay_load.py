@@ -232,7 +232,9 @@ async def run(args: argparse.Namespace) -> int:
     results: list[dict[str, Any]] = []
     profile: dict[str, Any] | None = None
     started = time.monotonic()
-    with local_stack(Providers().environment(), RESULTS / "relay_load-stack.log") as stack:
+    with local_stack(
+        Providers().environment(), RESULTS / "relay_load-stack.log", connections=args.connections
+    ) as stack:
         # Idle connections expire before uvicorn's 5 s keep-alive closes them under a request.
         limits = httpx.Limits(max_connections=args.users + 10, keepalive_expiry=3)
         async with httpx.AsyncClient(base_url=stack.base_url, limits=limits, timeout=30) as http:
@@ -279,6 +281,7 @@ async def run(args: argparse.Namespace) -> int:
     result = {
         "benchmark": "relay_load",
         "machine": machine(),
+        "connections": args.connections,
         "seconds": round(time.monotonic() - started, 1),
         "pages": args.pages,
         "users": args.users,
@@ -324,6 +327,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", type=float, metavar="RATE",
                         help="sample the stack process with py-spy during this rate (that "
                         "step is perturbed; the JSON is written as …-profiled.json)")  # fmt: skip
+    parser.add_argument("--connections", choices=["in-process", "http"], default="in-process",
+                        help="the stack's --connections: in-process (its default) or http "
+                        "(boto3 → the twin's @connections endpoint, as on AWS)")  # fmt: skip
     args = parser.parse_args(argv)
     if args.profile is not None and args.copy_to_docs:
         parser.error("a profiled run is perturbed by the sampler: do not copy it to docs")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import random
 import resource
 import shutil
@@ -29,12 +30,13 @@ from . import _waterfall
 from ._client import new_session, open_page
 from ._profile import print_summary, record, summarize
 from ._providers import Floor, Providers, floor_of
-from ._stack import RunningStack, cpu_seconds, local_stack, process_cpu_seconds
+from ._stack import CpuWindows, RunningStack, cpu_seconds, local_stack, process_cpu_seconds
 from ._stats import REPO, RESULTS, machine, percentile, table, write_json
 from ._turns import SimulatedPage, TurnRecord
 
 DOCS = REPO / "docs" / "bench"
 LEVEL_SECONDS = 120.0  # a level that has not finished by then is cut short and says so
+WINDOW_MS = 100  # CPU sampling window (bursts hide in a level's mean)
 
 
 async def _user(
@@ -90,8 +92,12 @@ def _values(records: list[TurnRecord], mode: str, mark: str) -> list[float]:
     return [r.marks[mark] for r in records if r.mode == mode and mark in r.marks]
 
 
-def _breakdown(records: list[TurnRecord], floor: Floor) -> dict[str, float]:
-    """Median of each stage of a streamed turn, minus what the providers account for."""
+def _breakdown(records: list[TurnRecord], floor: Floor, q: float = 50) -> dict[str, float]:
+    """Percentile ``q`` of each stage of a streamed turn, minus what the providers account for.
+
+    Each stage's percentile is taken on its own, so the p95 row says which stage has the tail,
+    not how the tail turns add up.
+    """
     stages = ("ingress", "toFirstToken", "stream", "synthesis", "egress")
     parts: dict[str, list[float]] = {k: [] for k in stages}
     needed = {"received", "firstToken", "firstSentence", "firstAudio"}
@@ -108,7 +114,7 @@ def _breakdown(records: list[TurnRecord], floor: Floor) -> dict[str, float]:
             led["firstAudio"] - led["firstSentence"] - floor.synthesize_first_sentence_ms
         )
         parts["egress"].append(m["firstAudio"] - led["firstAudio"])
-    return {k: statistics.median(v) if v else float("nan") for k, v in parts.items()}
+    return {k: percentile(v, q) if v else float("nan") for k, v in parts.items()}
 
 
 def _egress_queue(records: list[TurnRecord]) -> dict[str, float]:
@@ -169,6 +175,7 @@ def summarise(users: int, records: list[TurnRecord], floor: Floor) -> dict[str, 
         "ratio_p50": ours["p50"] / theirs["p50"],
         "ratio_p95": ours["p95"] / theirs["p95"],
         "overhead_breakdown_p50": _breakdown(records, floor),
+        "overhead_breakdown_p95": _breakdown(records, floor, 95),
         "egress_queue": _egress_queue(records),
     }
 
@@ -202,10 +209,12 @@ def print_report(floor: Floor, levels: list[dict[str, Any]]) -> None:
     print("(ms after the page sent chat, p50 / p95; overhead = first audio − floor)")
     print(table(
         ["users", "ingress", "history+model", "stream drift", "synthesis wait", "egress"],
-        [[lv["users"], *(f"{v:.1f}" for v in lv["overhead_breakdown_p50"].values())]
+        [[lv["users"], *(f"{p50:.1f} / {p95:.1f}" for p50, p95 in zip(
+            lv["overhead_breakdown_p50"].values(), lv["overhead_breakdown_p95"].values(),
+            strict=True))]
          for lv in levels],
     ))  # fmt: skip
-    print("(median ms of each stage above what the providers account for)")
+    print("(ms of each stage above what the providers account for, p50 / p95 of each stage)")
     print(table(
         ["users", "events/s mean", "events/s peak", "stack cores", "+ Redis, DynamoDB",
          "client cores", "ahead of 1st audio p50/p95", "ms per post"],
@@ -217,6 +226,18 @@ def print_report(floor: Floor, levels: list[dict[str, Any]]) -> None:
           f"{lv['egress_queue']['perPostMsP50']:.1f}"] for lv in levels],
     ))  # fmt: skip
     print("(events the stack pushed to pages, each one @connections post; CPU over the level)")
+    print(table(
+        ["users", "stack cores p50 / p95", "windows stack ≥ 0.9", "machine busy p50 / p95",
+         "windows machine ≥ 90%"],
+        [[lv["users"],
+          f"{w['stack_cores_p50']:.2f} / {w['stack_cores_p95']:.2f}",
+          f"{w['stack_share_windows_at_least_0_9']:.0%}",
+          f"{w['machine_busy_cores_p50']:.2f} / {w['machine_busy_cores_p95']:.2f}",
+          f"{w['machine_share_windows_at_least_90pct']:.0%}"]
+         for lv in levels if (w := lv["load"].get("cpu_windows"))],
+    ))  # fmt: skip
+    print(f"(CPU in {WINDOW_MS} ms windows over the level; machine = all {os.cpu_count()} cores, "
+          "any process)")  # fmt: skip
 
 
 def pick_typical(records: list[TurnRecord]) -> TurnRecord:
@@ -254,7 +275,9 @@ async def run(args: argparse.Namespace) -> int:
     profile: dict[str, Any] | None = None
     typical: TurnRecord | None = None
     started = time.monotonic()
-    with local_stack(providers.environment(), RESULTS / "turn_latency-stack.log") as stack:
+    with local_stack(
+        providers.environment(), RESULTS / "turn_latency-stack.log", connections=args.connections
+    ) as stack:
         async with httpx.AsyncClient(base_url=stack.base_url) as http:  # warm every handler once
             session = await new_session(http)
             async with await open_page(stack.ws_url, session.token) as ws:
@@ -267,7 +290,10 @@ async def run(args: argparse.Namespace) -> int:
                     else contextlib.nullcontext():  # fmt: skip
                 before = _cpu(stack.pid)
                 began = time.monotonic()
-                records, complete = await _level(stack, floor, providers.answer, users, turns, 7)
+                with CpuWindows(stack.pid, WINDOW_MS / 1000) as windows:
+                    records, complete = await _level(
+                        stack, floor, providers.answer, users, turns, 7
+                    )
                 took = time.monotonic() - began
                 cpu = {k: (v - before[k]) / took for k, v in _cpu(stack.pid).items()}
             if sampling:
@@ -275,6 +301,7 @@ async def run(args: argparse.Namespace) -> int:
             summary = summarise(users, records, floor)
             summary["complete"] = complete
             summary["load"] = _load(records, took, cpu)
+            summary["load"]["cpu_windows"] = windows.summary()
             summary["records"] = [r.as_dict() for r in records]
             levels.append(summary)
             if users == 1 or typical is None:
@@ -286,6 +313,7 @@ async def run(args: argparse.Namespace) -> int:
         "benchmark": "turn_latency",
         "start_point": "the client's send of chat (the page sends it on the final transcript)",
         "machine": machine(),
+        "connections": args.connections,
         "seconds": round(time.monotonic() - started, 1),
         "providers": {k: v for k, v in providers.__dict__.items()},
         "floor": floor.as_dict(),
@@ -337,6 +365,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="sample the stack process with py-spy during this level (its "
                         "figures are then perturbed: the JSON is written as "
                         "turn_latency-profiled.json, never copied to docs)")  # fmt: skip
+    parser.add_argument("--connections", choices=["in-process", "http"], default="in-process",
+                        help="the stack's --connections: in-process (its default) or http "
+                        "(boto3 → the twin's @connections endpoint, as on AWS)")  # fmt: skip
     args = parser.parse_args(argv)
     if args.profile is not None and args.copy_to_docs:
         parser.error("a profiled run is perturbed by the sampler: do not copy it to docs")
