@@ -23,7 +23,8 @@ class EnvSettings(BaseModel):
     importing pydantic-settings cost ~85 ms of every function's cold start (bench/cold_start).
     """
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # Validators are built at first use, so a function pays only for the settings it reads.
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
