@@ -137,7 +137,9 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "ws_messages",
         "WebSocket cancel, resume, ping and $default",
         timeout_seconds=20,
-        env=_REDIS_ENV,
+        # A cancel after the answer was stored corrects that turn to what the user heard.
+        env=(*_REDIS_ENV, ENV_HISTORY_TABLE),
+        table_actions=("dynamodb:Query", "dynamodb:UpdateItem"),
         manage_connections=True,
     ),
     FunctionSpec(

@@ -30,7 +30,9 @@ async def _handle(body: str | None, connection_id: str, poster: ConnectionPoster
         if isinstance(action, PingAction):
             await poster.post(connection_id, encode_event(pong_event()))
         elif isinstance(action, CancelAction):
+            # A running turn reads the flag; a finished one is corrected in the history.
             await wiring.transcript_bus().request_cancel(user_id, action.turnId, action.heard)
+            await wiring.history_service().record_heard(user_id, action.turnId, action.heard)
         elif isinstance(action, ResumeAction):
             sent = await wiring.transcript_relay().resume(user_id, connection_id, action.after)
             logger.info("resumed", extra={"replayed": sent})

@@ -78,6 +78,13 @@ class HistoryStore(Protocol):
 
     async def save(self, turn: Turn) -> None: ...
 
+    async def mark_heard(self, user_id: str, turn_id: str, heard: int) -> bool:
+        """A stored turn was cut short after it was answered: keep the first ``heard`` sentences.
+
+        False when the turn is not (or no longer) among the user's recent turns.
+        """
+        ...
+
     async def clear(self, user_id: str) -> None: ...
 
 

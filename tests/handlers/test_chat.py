@@ -280,3 +280,31 @@ def test_a_turn_id_is_answered_once_even_when_two_pages_ask(api, bedrock):
     assert len(bedrock.requests) == requests
     history = api.rest("GET", "/api/history", token=session["token"]).json()["turns"]
     assert [t["turnId"] for t in history] == ["v-1"]
+
+
+def test_a_cancel_after_the_answer_was_stored_keeps_what_was_heard(api, bedrock):
+    # Playback outlasts generation: the user interrupts while sentence 2 of 5 is playing.
+    bedrock.answer = FIVE
+    session = api.session()
+    page = api.page(session["token"])
+    api.send(page, {"action": "chat", "turnId": "t1", "text": "다섯 문장"})
+    assert api.wait_done(page, "t1")[-1]["interrupted"] is False
+    before = len(api.received(page))
+
+    api.send(page, {"action": "cancel", "turnId": "t1", "heard": 2})
+
+    assert len(api.received(page)) == before  # ignored on the wire, as the protocol says
+    (turn,) = api.rest("GET", "/api/history", token=session["token"]).json()["turns"]
+    assert turn["interrupted"] is True
+    assert turn["assistant"] == "첫째 문장입니다. 둘째 문장입니다."
+
+
+def test_a_late_cancel_without_heard_or_for_another_users_turn_changes_nothing(api):
+    alice, bob = api.session(), api.session()
+    alice_page, bob_page = api.page(alice["token"]), api.page(bob["token"])
+    api.send(alice_page, {"action": "chat", "turnId": "t1", "text": "hi"})
+    api.wait_done(alice_page, "t1")
+    api.send(alice_page, {"action": "cancel", "turnId": "t1"})
+    api.send(bob_page, {"action": "cancel", "turnId": "t1", "heard": 0})
+    (turn,) = api.rest("GET", "/api/history", token=alice["token"]).json()["turns"]
+    assert turn["interrupted"] is False and turn["assistant"] == "안녕하세요. 반갑습니다."

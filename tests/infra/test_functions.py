@@ -22,7 +22,7 @@ EXPECTED_ENVIRONMENT: dict[str, set[str]] = {
     "history": {"TOKEN_SECRET_ARN", "HISTORY_TABLE"},
     "ws_connect": {"TOKEN_SECRET_ARN"} | REDIS,
     "ws_disconnect": REDIS,
-    "ws_messages": REDIS,
+    "ws_messages": REDIS | {"HISTORY_TABLE"},
     "chat": REDIS
     | SPEECH
     | {

@@ -139,6 +139,7 @@ def test_table_access_is_exactly_what_each_function_does(synth: Synth) -> None:
     assert actions == {
         "history": {"dynamodb:Query", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"},
         "chat": {"dynamodb:Query", "dynamodb:PutItem"},
+        "ws_messages": {"dynamodb:Query", "dynamodb:UpdateItem"},
     }
 
 

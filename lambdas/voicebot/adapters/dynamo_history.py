@@ -46,8 +46,29 @@ class DynamoHistoryStore:
     async def save(self, turn: Turn) -> None:
         await asyncio.to_thread(self._save_sync, turn)
 
+    async def mark_heard(self, user_id: str, turn_id: str, heard: int) -> bool:
+        return await asyncio.to_thread(self._mark_heard_sync, user_id, turn_id, heard)
+
     async def clear(self, user_id: str) -> None:
         await asyncio.to_thread(self._clear_sync, user_id)
+
+    def _mark_heard_sync(self, user_id: str, turn_id: str, heard: int) -> bool:
+        # A late cancel is about a turn that just finished: it is among the newest few.
+        with _unavailable_on_failure():
+            response = self._table.query(
+                KeyConditionExpression=Key("userId").eq(user_id), ScanIndexForward=False, Limit=5
+            )
+        item = next((i for i in response.get("Items", []) if i.get("turnId") == turn_id), None)
+        if item is None or item.get("interrupted"):
+            return False
+        sentences = [str(s) for s in item.get("sentences", [])]
+        with _unavailable_on_failure():
+            self._table.update_item(
+                Key={"userId": user_id, "turnKey": item["turnKey"]},
+                UpdateExpression="SET assistant = :heard, interrupted = :yes",
+                ExpressionAttributeValues={":heard": " ".join(sentences[:heard]), ":yes": True},
+            )
+        return True
 
     def _recent_sync(self, user_id: str, limit: int) -> list[Turn]:
         with _unavailable_on_failure():

@@ -232,7 +232,8 @@ class TurnRunner:
                 task.cancel()
             await asyncio.gather(*tasks, pump, return_exceptions=True)
 
-        interrupted = watch.event.is_set()
+        # A cancel that arrived while the last audio was going out still counts: the page stopped.
+        interrupted = await watch.check()
         if state.error:
             outbox.put(error_event(state.error[0], state.error[1], turn_id))
         outcome = TurnOutcome(

@@ -26,5 +26,13 @@ class HistoryService:
             ]
         }
 
+    async def record_heard(self, user_id: str, turn_id: str, heard: int | None) -> bool:
+        """A cancel that came after the turn was answered and stored (playback outlasts
+        generation): the history keeps what the user heard, so the next turn's context does not
+        contain sentences they never heard. Without ``heard`` there is nothing to correct."""
+        if heard is None:
+            return False
+        return await self._store.mark_heard(user_id, turn_id, heard)
+
     async def clear(self, user_id: str) -> None:
         await self._store.clear(user_id)
