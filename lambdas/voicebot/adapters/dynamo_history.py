@@ -59,14 +59,17 @@ class DynamoHistoryStore:
                 KeyConditionExpression=Key("userId").eq(user_id), ScanIndexForward=False, Limit=5
             )
         item = next((i for i in response.get("Items", []) if i.get("turnId") == turn_id), None)
-        if item is None or item.get("interrupted"):
+        if item is None:
             return False
-        sentences = [str(s) for s in item.get("sentences", [])]
+        stored = _to_turn(item)
+        if stored.interrupted:
+            return False
+        said = " ".join(stored.sentences[:heard])
         with _unavailable_on_failure():
             self._table.update_item(
                 Key={"userId": user_id, "turnKey": item["turnKey"]},
                 UpdateExpression="SET assistant = :heard, interrupted = :yes",
-                ExpressionAttributeValues={":heard": " ".join(sentences[:heard]), ":yes": True},
+                ExpressionAttributeValues={":heard": said, ":yes": True},
             )
         return True
 
