@@ -12,21 +12,27 @@ What is proven here, and what is not:
   and checks with ``importlib.machinery.PathFinder.find_spec`` that each third-party module it
   names is found *inside the asset directory* (not in this virtualenv), down to submodules. It
   also checks that the handler module defines ``handler``. It does not execute the modules.
-- Where this machine is aarch64 with a python3.13 on PATH, a further test really imports every
-  handler module in a subprocess whose only path is the asset directory; elsewhere it is skipped.
+- The asset ships bytecode compiled by a Python 3.13 (the runtime's): unchecked-hash ``.pyc``
+  files whose recorded paths are under /var/task.
+- A twin of the asset built by the same code for this machine's architecture is really imported,
+  every handler module, by Python 3.13 with only the twin on its path and Lambda's environment.
+  Both need a Python 3.13 on this machine (pyenv's is found); without one they are skipped.
 """
 
 from __future__ import annotations
 
 import ast
 import importlib.machinery
-import platform
-import shutil
+import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
+
+from cdk import bundling
+from cdk.constants import LAMBDA_PYTHON_VERSION
 
 from .conftest import Synth, function_ids
 
@@ -205,26 +211,110 @@ def test_lazily_imported_aws_adapters_resolve_inside_the_asset(asset_dir: Path, 
     assert _find(name, asset_dir) is not None
 
 
-_PYTHON_313 = shutil.which("python3.13")
-
-
-@pytest.mark.skipif(
-    platform.machine() != "aarch64" or _PYTHON_313 is None,
-    reason="a real import needs an aarch64 machine with python3.13 (the Lambda target)",
+_LAMBDA_PYTHON = bundling.lambda_python()
+_NEEDS_LAMBDA_PYTHON = pytest.mark.skipif(
+    _LAMBDA_PYTHON is None,
+    reason=f"needs a Python {LAMBDA_PYTHON_VERSION} (the Lambda runtime's) to compile and import",
 )
-def test_handlers_really_import_from_the_asset_alone(asset_dir: Path) -> None:
-    code = f"import importlib\nfor m in {HANDLERS!r}: importlib.import_module('handlers.' + m)"
-    result = subprocess.run(
-        [
-            str(_PYTHON_313),
-            "-I",
-            "-S",
-            "-c",
-            f"import sys; sys.path[:0] = [{str(asset_dir)!r}]\n{code}",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={"AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true"},
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def _pyc_header(path: Path) -> tuple[bytes, int]:
+    data = path.read_bytes()[:8]
+    return data[:4], int.from_bytes(data[4:8], "little")
+
+
+@_NEEDS_LAMBDA_PYTHON
+def test_asset_ships_bytecode_for_the_runtime_that_is_never_checked_against_mtimes(
+    asset_dir: Path,
+) -> None:
+    # /var/task is read-only: without bytecode every cold start compiles what it imports.
+    magic = subprocess.run(
+        [str(_LAMBDA_PYTHON), "-c", "import importlib.util as u; print(u.MAGIC_NUMBER.hex())"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    sources = [
+        *(asset_dir / "handlers").glob("*.py"),
+        *(asset_dir / "voicebot").rglob("*.py"),
+        *(asset_dir / "pydantic").glob("*.py"),
+        *(asset_dir / "aws_lambda_powertools" / "logging").glob("*.py"),
+    ]
+    assert len(sources) > 30
+    tag = f"cpython-{LAMBDA_PYTHON_VERSION.replace('.', '')}"
+    for source in sources:
+        pyc = source.parent / "__pycache__" / f"{source.stem}.{tag}.pyc"
+        assert pyc.is_file(), f"no bytecode for {source.relative_to(asset_dir)}"
+        found_magic, flags = _pyc_header(pyc)
+        assert found_magic.hex() == magic, pyc
+        # Bit 0: hash-based; bit 1 (check_source) clear: the zip's mtimes do not matter.
+        assert flags == 0b01, f"{pyc}: flags {flags:#b}"
+
+
+@_NEEDS_LAMBDA_PYTHON
+def test_bytecode_names_the_files_where_lambda_puts_them(asset_dir: Path) -> None:
+    pyc = asset_dir / "voicebot" / "__pycache__" / "protocol.cpython-313.pyc"
+    assert b"/var/task/voicebot/protocol.py" in pyc.read_bytes()
+    assert str(asset_dir).encode() not in pyc.read_bytes()
+
+
+@_NEEDS_LAMBDA_PYTHON
+def test_handlers_really_import_from_a_twin_of_the_asset_alone() -> None:
+    """Every handler module imports under the runtime's Python with only the asset on the path.
+
+    The twin is built by the same code for this machine's architecture (the deployed one's
+    aarch64 extensions cannot load here), with Lambda's environment, so the Powertools and
+    X-Ray code paths are the ones a cold start runs. The modules must come from the twin and
+    from its bytecode (nothing compiled at import).
+    """
+    with tempfile.TemporaryDirectory(prefix="voicebot-twin-") as tmp:
+        twin = Path(tmp) / "task"
+        bundling.build_asset(twin, bundling.host_pip_platform())
+        code = (
+            "import importlib, importlib.util, os, sys\n"
+            f"twin = {str(twin)!r}\n"
+            f"for m in {HANDLERS!r}: importlib.import_module('handlers.' + m)\n"
+            "import handlers.chat, voicebot.adapters.chat_models, langchain_aws\n"
+            "files = {getattr(m, '__file__', None) or '' for m in list(sys.modules.values())}\n"
+            "files.discard('')\n"
+            "print('OUTSIDE', sorted(f for f in files\n"
+            "      if not f.startswith(twin) and not f.startswith(sys.base_prefix)))\n"
+            "print('UNCOMPILED', sorted(f for f in files if f.startswith(twin)\n"
+            "      and f.endswith('.py')\n"
+            "      and not os.path.exists(importlib.util.cache_from_source(f))))\n"
+        )
+        result = subprocess.run(
+            [str(_LAMBDA_PYTHON), "-S", "-s", "-c", code],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=tmp,
+            env={
+                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                "PYTHONPATH": str(twin),
+                "LAMBDA_TASK_ROOT": str(twin),
+                "AWS_LAMBDA_FUNCTION_NAME": "voicebot-test",
+                "AWS_REGION": "us-east-1",
+                "AWS_DEFAULT_REGION": "us-east-1",
+                # A read-only /var/task cannot take new bytecode; neither may this import.
+                "PYTHONDONTWRITEBYTECODE": "1",
+            },
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert "OUTSIDE []" in result.stdout, result.stdout[-2000:]
+        assert "UNCOMPILED []" in result.stdout, result.stdout[-2000:]
+
+
+def test_a_python_of_another_version_is_not_used_for_bytecode_and_synth_says_so(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("VOICEBOT_LAMBDA_PYTHON", "/bin/false")  # runs, but is no Python 3.13
+    bundling.lambda_python.cache_clear()
+    try:
+        assert bundling.lambda_python() is None
+        assert "built without bytecode" in capsys.readouterr().err
+        # A cache of dependencies without bytecode is never reused for a build with it.
+        without = bundling.dependencies_hash()
+    finally:
+        monkeypatch.delenv("VOICEBOT_LAMBDA_PYTHON")
+        bundling.lambda_python.cache_clear()
+    if bundling.lambda_python() is not None:
+        assert bundling.dependencies_hash() != without
