@@ -84,9 +84,13 @@ class ChatSettings(EnvSettings):
     scripted_answer: str = "안녕하세요. 무엇을 도와드릴까요?"
     scripted_first_token_ms: int = Field(default=0, ge=0)
     scripted_tokens_per_second: float = Field(default=0.0, ge=0.0)
+    scripted_chars_per_token: float = Field(default=3.0, gt=0.0, le=100.0)
     delta_batch_chars: int = Field(default=24, ge=1, le=1000)
     delta_batch_ms: int = Field(default=50, ge=0, le=2000)
     max_sentence_chars: int = Field(default=160, ge=20, le=1000)
+    # The answer's first sound waits for a clause of at least this many characters rather than a
+    # whole sentence (0: always a whole sentence). Measured in docs/BENCHMARKS.md.
+    first_clause_min_chars: int = Field(default=10, ge=0, le=1000)
     synthesis_concurrency: int = Field(default=3, ge=1, le=16)
 
 

@@ -6,6 +6,14 @@ when the model left out the punctuation. Decimals ("3.14"), list numbers ("1. ")
 abbreviations ("e.g. ", "Dr. ") do not end a sentence. Sentences longer than ``max_chars`` are cut
 at the last comma or space so speech can start without waiting for a run-on sentence to end.
 
+The first segment of an answer may be shorter than a sentence (``first_clause_min_chars``): it
+also ends at a clause boundary once it holds that many characters — a comma-like mark followed by
+whitespace, or a Korean connective ending that cannot be anything else (…지만, …는데, …면서,
+…니까, …어서/아서/해서, …려고, …도록, …거나) followed by whitespace. The first sound of an answer
+then waits for a clause instead of a whole sentence, while the rest is cut into whole sentences
+(better prosody). Endings that are also common nouns or auxiliaries ("…고": 최고 기온, 먹고 싶다;
+"…면": 라면) are left alone: only a comma after them makes a clause boundary.
+
 The boundary after punctuation needs one character of look-ahead, so the last sentence of an
 answer is returned by :meth:`SentenceSegmenter.flush`.
 """
@@ -23,13 +31,23 @@ _ABBREVIATIONS = frozenset(
 # when followed by whitespace, i.e. when the model omitted the punctuation; "…요, " keeps going
 # because a comma follows. Connective endings such as "-니까" (because) are deliberately absent.
 _KOREAN_FINAL = re.compile(r"(?:[가-힣]요|니다|습니까|[가-힣]죠)$")
+# Clause marks and unambiguous Korean connective endings: where the first segment may end early.
+_CLAUSE_MARKS = ",，、;；"
+_KOREAN_CONNECTIVE = re.compile(
+    r"[가-힣](?:지만|는데|은데|면서|니까|어서|아서|해서|려고|도록|거나)$"
+)
 
 
 class SentenceSegmenter:
-    def __init__(self, max_chars: int = 160, min_chars: int = 2) -> None:
+    def __init__(
+        self, max_chars: int = 160, min_chars: int = 2, first_clause_min_chars: int = 0
+    ) -> None:
         self._buffer = ""
         self._max = max_chars
         self._min = min_chars
+        # 0: the first segment is a whole sentence like the others.
+        self._first_clause_min = first_clause_min_chars
+        self._first_pending = first_clause_min_chars > 0
 
     def feed(self, text: str) -> list[str]:
         """Add streamed text; return the sentences it completed, in order."""
@@ -42,11 +60,13 @@ class SentenceSegmenter:
             sentence, self._buffer = self._buffer[:cut].strip(), self._buffer[cut:].lstrip()
             if sentence:
                 out.append(sentence)
+                self._first_pending = False
         return out
 
     def flush(self) -> list[str]:
         """End of stream: whatever is left is the last sentence."""
         rest, self._buffer = self._buffer.strip(), ""
+        self._first_pending = False
         return [rest] if rest else []
 
     def _find_boundary(self) -> int | None:
@@ -68,8 +88,22 @@ class SentenceSegmenter:
                 nxt = buf[i - 1]
                 if nxt not in ",、，" and i - start >= self._min:
                     return i
+            if self._first_pending and i - start >= self._first_clause_min:
+                clause = self._clause_end(buf, start, i)
+                if clause is not None:
+                    return clause
         if len(buf) - start > self._max:
             return self._overflow_cut(buf, start)
+        return None
+
+    @staticmethod
+    def _clause_end(buf: str, start: int, i: int) -> int | None:
+        """Whether whitespace or a mark at ``i`` ends a clause (the first segment's early cut)."""
+        ch = buf[i]
+        if ch in _CLAUSE_MARKS and i + 1 < len(buf) and buf[i + 1].isspace():
+            return i + 1
+        if ch.isspace() and _KOREAN_CONNECTIVE.search(buf[start:i]):
+            return i
         return None
 
     def _is_sentence_end(self, buf: str, start: int, punct: int, end: int) -> bool:

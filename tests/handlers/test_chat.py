@@ -308,3 +308,22 @@ def test_a_late_cancel_without_heard_or_for_another_users_turn_changes_nothing(a
     api.send(bob_page, {"action": "cancel", "turnId": "t1", "heard": 0})
     (turn,) = api.rest("GET", "/api/history", token=alice["token"]).json()["turns"]
     assert turn["interrupted"] is False and turn["assistant"] == "안녕하세요. 반갑습니다."
+
+
+def test_the_first_sound_waits_for_a_clause_and_heard_counts_spoken_segments(api, bedrock):
+    # The first segment ends at the clause's comma; the rest are whole sentences.
+    bedrock.answer = "오늘 서울은 대체로 맑고, 낮 기온은 십팔 도까지 오르겠습니다. 비는 없어요."
+    session = api.session()
+    page = api.page(session["token"])
+    api.send(page, {"action": "chat", "turnId": "t1", "text": "날씨"})
+    events = api.wait_done(page, "t1")
+    assert [e["text"] for e in events if e["type"] == "sentence"] == [
+        "오늘 서울은 대체로 맑고,",
+        "낮 기온은 십팔 도까지 오르겠습니다.",
+        "비는 없어요.",
+    ]
+    assert events[-1]["text"] == bedrock.answer
+
+    api.send(page, {"action": "cancel", "turnId": "t1", "heard": 1})
+    (turn,) = api.rest("GET", "/api/history", token=session["token"]).json()["turns"]
+    assert turn["interrupted"] is True and turn["assistant"] == "오늘 서울은 대체로 맑고,"

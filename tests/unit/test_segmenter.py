@@ -61,3 +61,67 @@ def test_run_on_text_is_cut_at_a_comma_or_space_under_the_cap():
 def test_text_without_spaces_is_still_cut_at_the_cap():
     sentences = segment("가" * 250, max_chars=100)
     assert [len(s) for s in sentences] == [100, 100, 50]
+
+
+def cut_first_clause(text: str, step: int = 1, min_chars: int = 10) -> list[str]:
+    seg = SentenceSegmenter(first_clause_min_chars=min_chars)
+    out: list[str] = []
+    for i in range(0, len(text), step):
+        out += seg.feed(text[i : i + step])
+    return out + seg.flush()
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 7])
+def test_the_first_segment_ends_at_a_comma_then_whole_sentences_follow(step):
+    text = (
+        "오늘 서울은 대체로 맑고, 낮 기온은 십팔 도까지 오르겠습니다. "
+        "오후에는 바람이 불어요, 조금요. 끝."
+    )
+    assert cut_first_clause(text, step) == [
+        "오늘 서울은 대체로 맑고,",
+        "낮 기온은 십팔 도까지 오르겠습니다.",
+        # Only the first segment is cut early: later commas stay inside their sentence.
+        "오후에는 바람이 불어요, 조금요.",
+        "끝.",
+    ]
+
+
+def test_the_first_segment_ends_at_an_unambiguous_korean_connective():
+    text = "말씀하신 곳은 조금 멀지만 버스로 금방 가요. 더 알려 드릴까요?"
+    assert cut_first_clause(text) == [
+        "말씀하신 곳은 조금 멀지만",
+        "버스로 금방 가요.",
+        "더 알려 드릴까요?",
+    ]
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "오늘 서울의 최고 기온은 십팔 도입니다.",  # 최고: a noun, not the connective -고
+        "저는 지금 바로 먹고 싶어요.",  # -고 싶다: an auxiliary construction
+        "이 근처에 맛있는 라면 가게가 있어요.",  # 라면: a noun, not -면
+        "네, 알겠습니다.",  # a comma too early: fewer than 10 characters before it
+        "In Seoul today it is sunny and warm.",
+    ],
+)
+def test_no_early_cut_where_the_clause_is_ambiguous_or_too_short(sentence):
+    assert cut_first_clause(sentence + " 다음 문장입니다.") == [sentence, "다음 문장입니다."]
+
+
+def test_english_first_clause_and_the_default_is_whole_sentences():
+    text = "Today in Seoul, it is sunny and warm. Take a jacket, though."
+    assert cut_first_clause(text) == [
+        "Today in Seoul,",
+        "it is sunny and warm.",
+        "Take a jacket, though.",
+    ]
+    assert cut_first_clause(text, min_chars=0) == ["Today in Seoul, it is sunny and warm.",
+                                                   "Take a jacket, though."]  # fmt: skip
+
+
+def test_a_number_with_a_thousands_comma_is_not_a_clause():
+    assert cut_first_clause("입장료는 모두 12,000원이고 주차는 무료입니다. 끝.") == [
+        "입장료는 모두 12,000원이고 주차는 무료입니다.",
+        "끝.",
+    ]

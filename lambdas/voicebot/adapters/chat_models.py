@@ -70,4 +70,5 @@ def build_chat_model(settings: ChatSettings) -> BaseChatModel:
         answer=settings.scripted_answer,
         first_token_ms=settings.scripted_first_token_ms,
         tokens_per_second=settings.scripted_tokens_per_second,
+        chars_per_token=settings.scripted_chars_per_token,
     )

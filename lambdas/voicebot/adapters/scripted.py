@@ -20,15 +20,25 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
 
-def split_tokens(text: str, size: int = 3) -> list[str]:
-    return [text[i : i + size] for i in range(0, len(text), size)]
+def split_tokens(text: str, chars_per_token: float = 3.0) -> list[str]:
+    """Cut ``text`` into tokens of ``chars_per_token`` characters on average (a fraction is fine:
+    1.75 gives tokens of 2, 2, 2, 1, ... characters), as a tokenizer would for that language."""
+    if chars_per_token <= 0:
+        raise ValueError("chars_per_token must be positive")
+    tokens: list[str] = []
+    start, k = 0, 1
+    while start < len(text):
+        end = max(start + 1, round(k * chars_per_token))
+        tokens.append(text[start:end])
+        start, k = end, k + 1
+    return tokens
 
 
 class ScriptedChatModel(BaseChatModel):
     answer: str
     first_token_ms: int = 0
     tokens_per_second: float = 0.0
-    token_chars: int = 3
+    chars_per_token: float = 3.0
 
     @property
     def _llm_type(self) -> str:
@@ -64,7 +74,7 @@ class ScriptedChatModel(BaseChatModel):
         loop = asyncio.get_running_loop()
         start = loop.time() + self.first_token_ms / 1000
         interval = 1 / self.tokens_per_second if self.tokens_per_second > 0 else 0.0
-        for i, token in enumerate(split_tokens(self.answer, self.token_chars)):
+        for i, token in enumerate(split_tokens(self.answer, self.chars_per_token)):
             await asyncio.sleep(max(0.0, start + i * interval - loop.time()))
             yield ChatGenerationChunk(message=AIMessageChunk(content=token))
 

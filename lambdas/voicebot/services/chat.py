@@ -51,6 +51,8 @@ class TurnOptions:
     delta_batch_chars: int = 24
     delta_batch_ms: int = 50
     max_sentence_chars: int = 160
+    # The first spoken segment may end at a clause (see segmenter); 0 keeps it a whole sentence.
+    first_clause_min_chars: int = 10
     synthesis_concurrency: int = 3
 
 
@@ -266,7 +268,10 @@ class TurnRunner:
         state: _TurnState,
         emit_sentence: Callable[[str], None],
     ) -> None:
-        segmenter = SentenceSegmenter(max_chars=self._opts.max_sentence_chars)
+        segmenter = SentenceSegmenter(
+            max_chars=self._opts.max_sentence_chars,
+            first_clause_min_chars=self._opts.first_clause_min_chars,
+        )
         stream = self._model.astream(messages)
         try:
             async for chunk in stream:
