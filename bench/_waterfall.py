@@ -10,15 +10,15 @@ from typing import Any
 STAGES = (
     ("chat reaches the handler", "c:send", "s:received"),
     ("history + model to first token", "s:received", "s:firstToken"),
-    ("first sentence streams", "s:firstToken", "s:firstSentence"),
-    ("first sentence synthesised", "s:firstSentence", "s:firstAudio"),
+    ("first spoken segment streams", "s:firstToken", "s:firstSentence"),
+    ("first spoken segment synthesised", "s:firstSentence", "s:firstAudio"),
     ("audio posted to the page", "s:firstAudio", "c:firstAudio"),
     ("rest of the answer, stored", "c:firstAudio", "c:done"),
 )
 FLOOR_PARTS = (
     ("first token", "first_token_ms"),
-    ("stream", "stream_first_sentence_ms"),
-    ("synth", "synthesize_first_sentence_ms"),
+    ("stream", "stream_first_segment_ms"),
+    ("synth", "synthesize_first_segment_ms"),
 )
 COLOURS = {"delta": "#4c72b0", "sentence": "#dd8452", "audio": "#55a868", "done": "#c44e52"}
 

@@ -1,13 +1,16 @@
 """Cold start of each Lambda handler: import time in a fresh interpreter, and the asset's size.
 
 For every handler module, starts a new Python several times and times ``import handlers.<name>``
-(median), in a Lambda-like environment (``AWS_LAMBDA_FUNCTION_NAME`` set, so Powertools' Tracer
-is active as it is with X-Ray tracing on). Two cases: with bytecode cached (``.pyc`` present, as
-after a first import on this machine) and from source only (no ``.pyc``, which is what the
-deployed asset holds: it is built with ``--no-compile`` and ``__pycache__`` pruned). One more run
-with ``-X importtime`` says which imports dominate. The asset size is the CDK app's built asset
-(``build/lambda-deps/<hash>`` + the handler code) when it exists, else a ``pip install
---target`` of ``lambdas/requirements.txt`` into a temporary folder.
+(median) the way Lambda runs it: the runtime's Python version (3.13, found as the CDK app finds it
+to compile the asset's bytecode), only the asset's packages on the path, and Lambda's environment
+(``LAMBDA_TASK_ROOT``, ``AWS_LAMBDA_FUNCTION_NAME`` ...: the X-Ray SDK and Powertools choose
+their Lambda code paths from these). What is imported is a twin of the deployed asset built by
+``cdk/bundling.py`` for this machine's architecture: the same requirements and code, the same
+bytecode, only the compiled extensions differ. Two cases: with the asset's bytecode, and from
+source (bytecode ignored: what every cold start paid before the asset shipped ``.pyc``). One more
+run with ``-X importtime`` says which imports dominate. Without a Python 3.13 it falls back to
+this interpreter and its environment, and says so. The asset size is the deployed (arm64)
+asset's, built by the same code.
 
     python -m bench.cold_start              # ~1-2 minutes
     python -m bench.cold_start --runs 3 --handlers health,chat
@@ -16,6 +19,7 @@ with ``-X importtime`` says which imports dominate. The asset size is the CDK ap
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import statistics
@@ -25,6 +29,8 @@ import tempfile
 import time
 import zipfile
 from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,32 +51,80 @@ TIMER = "import time, sys; t = time.perf_counter(); import {0}; " \
         "print(time.perf_counter() - t)"  # fmt: skip
 
 
-def _environment(name: str, extra: dict[str, str]) -> dict[str, str]:
+@dataclass(frozen=True)
+class Target:
+    """The interpreter and code path a measurement imports with."""
+
+    python: str
+    path: Path
+    lambda_like: bool  # the runtime's Python over a twin of the asset, not this dev interpreter
+    description: str
+
+    def command(self, *args: str) -> list[str]:
+        # -S -s: no site-packages of the measuring interpreter, only the asset (Lambda's own
+        # site holds nothing the asset does not bring).
+        return [self.python, "-S", "-s", *args] if self.lambda_like else [self.python, *args]
+
+
+@contextlib.contextmanager
+def target() -> Iterator[Target]:
+    """A twin of the deployed asset and the runtime's Python, or this interpreter as fallback."""
+    sys.path.insert(0, str(REPO))
+    from cdk import bundling  # the CDK app's own builder
+
+    python = bundling.lambda_python()
+    if python is None:
+        yield Target(sys.executable, LAMBDAS, False,
+                     f"fallback: this interpreter (Python {sys.version.split()[0]}) and its "
+                     "site-packages; no Python 3.13 for a twin of the asset")  # fmt: skip
+        return
+    with tempfile.TemporaryDirectory(prefix="voicebot-asset-twin-") as tmp:
+        twin = Path(tmp) / "task"
+        print(f"building a {bundling.host_pip_platform()} twin of the asset "
+              "(the first run downloads the wheels)...", flush=True)  # fmt: skip
+        bundling.build_asset(twin, bundling.host_pip_platform())
+        described = (
+            f"Python {bundling.LAMBDA_PYTHON_VERSION} ({python}) over a "
+            f"{bundling.host_pip_platform()} twin of the asset, with its bytecode"
+        )
+        yield Target(python, twin, True, described)
+
+
+def _environment(name: str, where: Target, extra: dict[str, str]) -> dict[str, str]:
     # What the function has at init on AWS that changes what gets imported. No secrets or
     # endpoints are needed: every client is built lazily at the first call.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_", "PYTHON"))}
     env.update(
         AWS_LAMBDA_FUNCTION_NAME=f"voicebot-{name}",
+        AWS_LAMBDA_FUNCTION_MEMORY_SIZE="512",
+        AWS_EXECUTION_ENV="AWS_Lambda_python3.13",
         AWS_REGION="us-east-1",
+        AWS_DEFAULT_REGION="us-east-1",
+        # The X-Ray SDK takes its Lambda path (no sampling-rules client) when this is set.
+        LAMBDA_TASK_ROOT=str(where.path),
         POWERTOOLS_SERVICE_NAME="voicebot",
         POWERTOOLS_METRICS_NAMESPACE="Voicebot",
-        PYTHONPATH=str(LAMBDAS),
+        PYTHONPATH=str(where.path),
         **extra,
     )
     return env
 
 
-def time_import(name: str, runs: int, from_source: bool) -> tuple[list[float], list[float]]:
+def time_import(
+    name: str, where: Target, runs: int, from_source: bool
+) -> tuple[list[float], list[float]]:
     """Import seconds and whole-process seconds of ``runs`` fresh interpreters."""
     imports, processes = [], []
     for _ in range(runs):
         with tempfile.TemporaryDirectory() as empty:
+            # A pycache prefix makes Python look for bytecode there (empty) instead of next to
+            # the sources, so everything is compiled from source; nothing is written back.
             extra = {"PYTHONPYCACHEPREFIX": empty, "PYTHONDONTWRITEBYTECODE": "1"} if from_source \
-                else {}  # fmt: skip
+                else {"PYTHONDONTWRITEBYTECODE": "1"}  # fmt: skip
             started = time.perf_counter()
             out = subprocess.run(
-                [sys.executable, "-c", TIMER.format(IMPORTS[name])],
-                env=_environment(name, extra),
+                where.command("-c", TIMER.format(IMPORTS[name])),
+                env=_environment(name, where, extra),
                 cwd=tempfile.gettempdir(),
                 capture_output=True,
                 text=True,
@@ -81,11 +135,11 @@ def time_import(name: str, runs: int, from_source: bool) -> tuple[list[float], l
     return imports, processes
 
 
-def dominant_imports(name: str, top: int = 6) -> list[dict[str, Any]]:
+def dominant_imports(name: str, where: Target, top: int = 6) -> list[dict[str, Any]]:
     """Self time of ``-X importtime`` summed by top-level package: where the import time goes."""
     out = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", f"import {IMPORTS[name]}"],
-        env=_environment(name, {}),
+        where.command("-X", "importtime", "-c", f"import {IMPORTS[name]}"),
+        env=_environment(name, where, {"PYTHONDONTWRITEBYTECODE": "1"}),
         cwd=tempfile.gettempdir(),
         capture_output=True,
         text=True,
@@ -105,53 +159,53 @@ def dominant_imports(name: str, top: int = 6) -> list[dict[str, Any]]:
 def _tree_size(path: Path) -> tuple[int, int]:
     files, size = 0, 0
     for item in path.rglob("*"):
-        if item.is_file() and "__pycache__" not in item.parts:
+        if item.is_file():
             files += 1
             size += item.stat().st_size
     return files, size
 
 
-def _zipped_size(deps: Path, code: list[Path]) -> int:
+def _zipped_size(tree: Path) -> int:
     # Lambda's limits are 50 MB zipped (direct upload) and 250 MB unzipped; CDK zips the asset.
     with tempfile.TemporaryDirectory() as tmp:
         archive = Path(tmp) / "asset.zip"
         with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
-            for root, base in [(deps, deps), *((c, c.parent) for c in code)]:
-                for item in sorted(root.rglob("*")):
-                    if item.is_file() and "__pycache__" not in item.parts:
-                        zf.write(item, item.relative_to(base))
+            for item in sorted(tree.rglob("*")):
+                if item.is_file():
+                    zf.write(item, item.relative_to(tree))
         return archive.stat().st_size
 
 
 def asset_size() -> dict[str, Any]:
-    built = sorted((REPO / "build" / "lambda-deps").glob("*/.complete"))
-    code = [LAMBDAS / "handlers", LAMBDAS / "voicebot"]
-    if built:
-        deps = built[-1].parent
-        source = f"the CDK app's built dependencies {deps.relative_to(REPO)} + handler code"
-    else:
-        tmp = Path(tempfile.mkdtemp(prefix="voicebot-asset-"))
-        subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "--target",
-             str(tmp), "-r", str(LAMBDAS / "requirements.txt")],
-            check=True,
-        )  # fmt: skip
-        deps, source = tmp, "pip install --target of lambdas/requirements.txt (this platform)"
-    try:
-        files, size = _tree_size(deps)
-        for root in code:
-            f, s = _tree_size(root)
-            files, size = files + f, size + s
+    """Size of the asset every function deploys (arm64), built as ``cdk synth`` builds it."""
+    from cdk import bundling
+
+    with tempfile.TemporaryDirectory(prefix="voicebot-asset-") as tmp:
+        tree = Path(tmp) / "asset"
+        bundling.build_asset(tree)
+        files, size = _tree_size(tree)
         return {
-            "source": source,
+            "source": f"cdk/bundling.build_asset ({bundling.LAMBDA_PIP_PLATFORM})",
             "shared_by_every_handler": True,
+            "bytecode": any(tree.glob("handlers/__pycache__/*.pyc")),
             "files": files,
             "unzipped_mb": size / 1e6,
-            "zipped_mb": _zipped_size(deps, code) / 1e6,
+            "zipped_mb": _zipped_size(tree) / 1e6,
         }
-    finally:
-        if not built:
-            shutil.rmtree(deps, ignore_errors=True)
+
+
+def measure(name: str, where: Target, runs: int) -> dict[str, Any]:
+    cached, process = time_import(name, where, runs, from_source=False)
+    source, _ = time_import(name, where, max(3, runs // 2), from_source=True)
+    return {
+        "handler": name if name not in HANDLERS else f"handlers.{name}",
+        "imports": IMPORTS[name],
+        "import_ms_median": statistics.median(cached) * 1000,
+        "import_ms_all": [v * 1000 for v in cached],
+        "process_ms_median": statistics.median(process) * 1000,
+        "import_from_source_ms_median": statistics.median(source) * 1000,
+        "dominant_imports": dominant_imports(name, where),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -170,24 +224,17 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--runs in 1..25; handlers from {', '.join(IMPORTS)}")
     started = time.monotonic()
     rows, results = [], []
-    for name in names:
-        cached, process = time_import(name, args.runs, from_source=False)
-        source, _ = time_import(name, max(3, args.runs // 2), from_source=True)
-        top = dominant_imports(name)
-        results.append({
-            "handler": name if name not in HANDLERS else f"handlers.{name}",
-            "imports": IMPORTS[name],
-            "import_ms_median": statistics.median(cached) * 1000,
-            "import_ms_all": [v * 1000 for v in cached],
-            "process_ms_median": statistics.median(process) * 1000,
-            "import_from_source_ms_median": statistics.median(source) * 1000,
-            "dominant_imports": top,
-        })  # fmt: skip
-        r = results[-1]
-        rows.append([r["handler"], f"{r['import_ms_median']:.0f}",
-                     f"{r['import_from_source_ms_median']:.0f}", f"{r['process_ms_median']:.0f}",
-                     ", ".join(f"{t['package']} {t['ms']:.0f}" for t in top[:4])])  # fmt: skip
-        print(f"  {name}: {r['import_ms_median']:.0f} ms", flush=True)
+    with target() as where:
+        print(f"importing with {where.description}", flush=True)
+        for name in names:
+            results.append(measure(name, where, args.runs))
+            r = results[-1]
+            rows.append([r["handler"], f"{r['import_ms_median']:.0f}",
+                         f"{r['import_from_source_ms_median']:.0f}",
+                         f"{r['process_ms_median']:.0f}",
+                         ", ".join(f"{t['package']} {t['ms']:.0f}"
+                                   for t in r["dominant_imports"][:4])])  # fmt: skip
+            print(f"  {name}: {r['import_ms_median']:.0f} ms", flush=True)
     asset = asset_size()
     print(table(["handler", "import ms (pyc)", "import ms (no pyc)", "process ms",
                  "dominant imports (self ms, -X importtime)"], rows))  # fmt: skip
@@ -198,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine(),
         "seconds": round(time.monotonic() - started, 1),
         "runs": args.runs,
-        "note": "local interpreter (the functions run Python 3.13 on arm64); Lambda-like env",
+        "imported_with": where.description,
+        "lambda_like": where.lambda_like,
         "handlers": results,
         "asset": asset,
     }

@@ -29,12 +29,13 @@ import httpx
 from . import _waterfall
 from ._client import new_session, open_page
 from ._profile import print_summary, record, summarize
-from ._providers import Floor, Providers, floor_of
+from ._providers import DEFAULT_ANSWER, UNPUNCTUATED_ANSWER, Floor, Providers, floor_of
 from ._stack import CpuWindows, RunningStack, cpu_seconds, local_stack, process_cpu_seconds
 from ._stats import REPO, RESULTS, machine, percentile, table, write_json
 from ._turns import SimulatedPage, TurnRecord
 
 DOCS = REPO / "docs" / "bench"
+ANSWERS = {"default": DEFAULT_ANSWER, "unpunctuated": UNPUNCTUATED_ANSWER}
 LEVEL_SECONDS = 120.0  # a level that has not finished by then is cut short and says so
 WINDOW_MS = 100  # CPU sampling window (bursts hide in a level's mean)
 
@@ -108,10 +109,10 @@ def _breakdown(records: list[TurnRecord], floor: Floor, q: float = 50) -> dict[s
         parts["ingress"].append(led["received"])
         parts["toFirstToken"].append(led["firstToken"] - led["received"] - floor.first_token_ms)
         parts["stream"].append(
-            led["firstSentence"] - led["firstToken"] - floor.stream_first_sentence_ms
+            led["firstSentence"] - led["firstToken"] - floor.stream_first_segment_ms
         )
         parts["synthesis"].append(
-            led["firstAudio"] - led["firstSentence"] - floor.synthesize_first_sentence_ms
+            led["firstAudio"] - led["firstSentence"] - floor.synthesize_first_segment_ms
         )
         parts["egress"].append(m["firstAudio"] - led["firstAudio"])
     return {k: percentile(v, q) if v else float("nan") for k, v in parts.items()}
@@ -163,7 +164,9 @@ def summarise(users: int, records: list[TurnRecord], floor: Floor) -> dict[str, 
     streamed = {m: pcts("streamed", m) for m in
                 ("firstDelta", "firstSentence", "firstAudio", "done")}  # fmt: skip
     old = {m: pcts("old", m) for m in ("textComplete", "oldAudio", "oldAudioAtDone", "done")}
-    overhead = [v - floor.first_audio_ms for v in _values(records, "streamed", "firstAudio")]
+    first_audio = _values(records, "streamed", "firstAudio")
+    overhead = [v - floor.first_audio_ms for v in first_audio]
+    below_sentence = [v - floor.sentence_first_audio_ms for v in first_audio]
     ours, theirs = streamed["firstAudio"], old["oldAudio"]
     return {
         "users": users,
@@ -171,7 +174,13 @@ def summarise(users: int, records: list[TurnRecord], floor: Floor) -> dict[str, 
         "errors": sorted({e for r in records for e in r.errors}),
         "streamed": streamed,
         "old": old,
+        # Above the floor of what is spoken first (a clause, or the first sentence).
         "overhead": {"p50": percentile(overhead, 50), "p95": percentile(overhead, 95)},
+        # Against the floor of a whole first sentence (negative: earlier than that floor).
+        "vs_sentence_floor": {
+            "p50": percentile(below_sentence, 50),
+            "p95": percentile(below_sentence, 95),
+        },
         "ratio_p50": ours["p50"] / theirs["p50"],
         "ratio_p95": ours["p95"] / theirs["p95"],
         "overhead_breakdown_p50": _breakdown(records, floor),
@@ -182,10 +191,13 @@ def summarise(users: int, records: list[TurnRecord], floor: Floor) -> dict[str, 
 
 def print_report(floor: Floor, levels: list[dict[str, Any]]) -> None:
     print(
-        f"\nfloor: first audio {floor.first_audio_ms:.0f} ms = first token "
-        f"{floor.first_token_ms:.0f} + stream {floor.tokens_to_first_sentence} tokens "
-        f"{floor.stream_first_sentence_ms:.0f} + synthesis {floor.synthesize_first_sentence_ms:.0f}"
-        f"; old strategy floor {floor.old_first_audio_ms:.0f} ms; floor ratio "
+        f"\nfirst spoken segment: {floor.segments[0]!r} ({len(floor.segments)} segments, "
+        f"{len(floor.sentences)} sentences, {floor.tokens} tokens)\n"
+        f"floor: first audio {floor.first_audio_ms:.0f} ms = first token "
+        f"{floor.first_token_ms:.0f} + stream {floor.tokens_to_first_segment} tokens "
+        f"{floor.stream_first_segment_ms:.0f} + synthesis {floor.synthesize_first_segment_ms:.0f}"
+        f"; whole first sentence {floor.sentence_first_audio_ms:.0f} ms; old strategy floor "
+        f"{floor.old_first_audio_ms:.0f} ms; floor ratio "
         f"{floor.first_audio_ms / floor.old_first_audio_ms:.3f}"
     )
     rows = []
@@ -198,15 +210,19 @@ def print_report(floor: Floor, levels: list[dict[str, Any]]) -> None:
             f"{s['firstAudio']['p50']:.0f} / {s['firstAudio']['p95']:.0f}",
             f"{s['done']['p50']:.0f} / {s['done']['p95']:.0f}",
             f"{lv['overhead']['p50']:.0f} / {lv['overhead']['p95']:.0f}",
+            f"{lv['vs_sentence_floor']['p50']:+.0f} / {lv['vs_sentence_floor']['p95']:+.0f}",
             f"{o['oldAudio']['p50']:.0f} / {o['oldAudio']['p95']:.0f}",
             f"{lv['ratio_p50']:.3f}",
         ])  # fmt: skip
     print(table(
         ["users", "turns", "1st delta", "1st sentence", "1st audio", "done",
-         "overhead", "old 1st audio", "ours/old p50"],
+         "overhead", "vs sentence floor", "old 1st audio", "ours/old p50"],
         rows,
     ))  # fmt: skip
-    print("(ms after the page sent chat, p50 / p95; overhead = first audio − floor)")
+    print(
+        "(ms after the page sent chat, p50 / p95; overhead = first audio − floor of the first "
+        "spoken segment; vs sentence floor = first audio − floor of a whole first sentence)"
+    )
     print(table(
         ["users", "ingress", "history+model", "stream drift", "synthesis wait", "egress"],
         [[lv["users"], *(f"{p50:.1f} / {p95:.1f}" for p50, p95 in zip(
@@ -267,8 +283,11 @@ async def run(args: argparse.Namespace) -> int:
     providers = Providers(
         first_token_ms=args.first_token_ms,
         tokens_per_second=args.tokens_per_second,
+        chars_per_token=args.chars_per_token,
         tts_delay_ms=args.tts_delay_ms,
         tts_ms_per_char=args.tts_ms_per_char,
+        first_clause_min_chars=args.first_clause_min_chars,
+        answer=ANSWERS.get(args.answer, args.answer),
     )
     floor = floor_of(providers)
     levels: list[dict[str, Any]] = []
@@ -315,15 +334,17 @@ async def run(args: argparse.Namespace) -> int:
         "machine": machine(),
         "connections": args.connections,
         "seconds": round(time.monotonic() - started, 1),
+        "label": args.label,
         "providers": {k: v for k, v in providers.__dict__.items()},
         "floor": floor.as_dict(),
         "levels": levels,
     }
     if profile is not None:
         result["profile"] = {"users": args.profile, **profile}
-    path = write_json(f"turn_latency{'-profiled' if profile else ''}.json", result)
+    suffix = "-profiled" if profile else (f"-{args.label}" if args.label else "")
+    path = write_json(f"turn_latency{suffix}.json", result)
     print(f"wrote {path}")
-    if typical is not None and profile is None:
+    if typical is not None and profile is None and not args.label:
         print(f"wrote {write_waterfall(typical, floor, providers, args.copy_to_docs)}")
     if args.copy_to_docs:
         shutil.copy2(path, DOCS / path.name)
@@ -337,6 +358,12 @@ def _cpu(pid: int) -> dict[str, float]:
         "cpu_cores_stack_and_children": cpu_seconds(pid),
         "cpu_cores_client": usage.ru_utime + usage.ru_stime,
     }
+
+
+def _label(text: str) -> str:
+    if not text.replace("-", "").isalnum():
+        raise argparse.ArgumentTypeError("letters, digits and '-' only")
+    return text
 
 
 def _ints(text: str) -> list[int]:
@@ -355,12 +382,28 @@ def main(argv: list[str] | None = None) -> int:
         "--turns", type=_ints, default=[20, 6, 4], help="turns per user at each level (half old)"
     )
     parser.add_argument("--first-token-ms", type=int, default=d.first_token_ms)
-    parser.add_argument("--tokens-per-second", type=float, default=d.tokens_per_second,
-                        help="scripted tokens are 3 characters")  # fmt: skip
+    parser.add_argument("--tokens-per-second", type=float, default=d.tokens_per_second)
+    parser.add_argument("--chars-per-token", type=float, default=d.chars_per_token,
+                        help="characters in one scripted token (Korean under Gemma 3's "
+                        "tokenizer: python -m bench.tokens)")  # fmt: skip
     parser.add_argument("--tts-delay-ms", type=int, default=d.tts_delay_ms)
     parser.add_argument("--tts-ms-per-char", type=float, default=d.tts_ms_per_char)
+    parser.add_argument(
+        "--first-clause-min-chars",
+        type=int,
+        default=d.first_clause_min_chars,
+        help="the product's FIRST_CLAUSE_MIN_CHARS (0: whole sentences only)",
+    )
+    parser.add_argument("--answer", default="default",
+                        help="the scripted answer: 'default' (5 sentences, Korean commas), "
+                        "'unpunctuated' (the same without commas) or any text")  # fmt: skip
     parser.add_argument("--copy-to-docs", action="store_true",
                         help="also copy the JSON and the waterfall into docs/bench/")  # fmt: skip
+    parser.add_argument(
+        "--label",
+        type=_label,
+        help="a variant's name: writes turn_latency-LABEL.json (and no waterfall)",
+    )
     parser.add_argument("--profile", type=int, metavar="USERS",
                         help="sample the stack process with py-spy during this level (its "
                         "figures are then perturbed: the JSON is written as "
