@@ -155,9 +155,11 @@ class LocalStack:
                 "--asr riva and --tts riva need the NVIDIA Riva client: "
                 ".venv/bin/pip install -r requirements/riva.txt"
             )
-        mic = self._microphone()
+        # Redis first: it is forked with a pre-exec hook, which is only safe while this process
+        # has no other threads, and a Riva recognizer's gRPC channel starts some.
         endpoints = self.start_services()
         try:
+            mic = self._microphone()
             invoker = self.configure_handlers(endpoints)
             from voicebot.config import service_settings
 
