@@ -8,11 +8,12 @@ at the last comma or space so speech can start without waiting for a run-on sent
 
 The first segment of an answer may be shorter than a sentence (``first_clause_min_chars``): it
 also ends at a clause boundary once it holds that many characters — a comma-like mark followed by
-whitespace, or a Korean connective ending that cannot be anything else (…지만, …는데, …면서,
-…니까, …어서/아서/해서, …려고, …도록, …거나) followed by whitespace. The first sound of an answer
-then waits for a clause instead of a whole sentence, while the rest is cut into whole sentences
-(better prosody). Endings that are also common nouns or auxiliaries ("…고": 최고 기온, 먹고 싶다;
-"…면": 라면) are left alone: only a comma after them makes a clause boundary.
+whitespace (not inside an open quote), or one of the Korean connective endings …지만, …는데/은데,
+…면서, …니까, …어서/아서/해서 followed by a word that does not start an auxiliary verb (하다,
+되다: "…해서 해요" stays whole). The first sound of an answer then waits for a clause instead of a
+whole sentence, while the rest is cut into whole sentences (better prosody). Endings that are as
+often part of a noun or of a verb phrase are left to a following comma: "…고" (최고 기온, 먹고
+싶다), "…면" (라면), "…도록/…려고/…거나 하다" (확인해 드리도록 하겠습니다, 가려고 해요).
 
 The boundary after punctuation needs one character of look-ahead, so the last sentence of an
 answer is returned by :meth:`SentenceSegmenter.flush`.
@@ -31,11 +32,13 @@ _ABBREVIATIONS = frozenset(
 # when followed by whitespace, i.e. when the model omitted the punctuation; "…요, " keeps going
 # because a comma follows. Connective endings such as "-니까" (because) are deliberately absent.
 _KOREAN_FINAL = re.compile(r"(?:[가-힣]요|니다|습니까|[가-힣]죠)$")
-# Clause marks and unambiguous Korean connective endings: where the first segment may end early.
+# Clause marks and Korean connective endings: where the first segment may end early.
 _CLAUSE_MARKS = ",，、;；"
-_KOREAN_CONNECTIVE = re.compile(
-    r"[가-힣](?:지만|는데|은데|면서|니까|어서|아서|해서|려고|도록|거나)$"
-)
+_KOREAN_CONNECTIVE = re.compile(r"[가-힣](?:지만|는데|은데|면서|니까|어서|아서|해서)$")
+# First syllables of 하다/되다 forms: after a connective they make one verb phrase, not a clause.
+_AUXILIARY_STARTS = frozenset("하해했합할한함되돼됐됩될된")
+# Quotes that may be open when a comma comes (the comma then belongs to the quotation).
+_QUOTE_PAIRS = (('"', '"'), ("“", "”"), ("「", "」"), ("『", "』"), ("‘", "’"))
 
 
 class SentenceSegmenter:
@@ -86,7 +89,8 @@ class SentenceSegmenter:
                     return end
             elif ch.isspace() and i > start and _KOREAN_FINAL.search(buf[start:i]):
                 nxt = buf[i - 1]
-                if nxt not in ",、，" and i - start >= self._min:
+                # Not inside a quotation: '“네, 알겠습니다 선생님”이라고' is one sentence.
+                if nxt not in ",、，" and i - start >= self._min and not _quote_open(buf[start:i]):
                     return i
             if self._first_pending and i - start >= self._first_clause_min:
                 clause = self._clause_end(buf, start, i)
@@ -101,9 +105,12 @@ class SentenceSegmenter:
         """Whether whitespace or a mark at ``i`` ends a clause (the first segment's early cut)."""
         ch = buf[i]
         if ch in _CLAUSE_MARKS and i + 1 < len(buf) and buf[i + 1].isspace():
-            return i + 1
+            return None if _quote_open(buf[start:i]) else i + 1
         if ch.isspace() and _KOREAN_CONNECTIVE.search(buf[start:i]):
-            return i
+            # The next word decides (…해서 해요 is one phrase): wait for its first character.
+            following = buf[i:].lstrip()
+            if following and following[0] not in _AUXILIARY_STARTS:
+                return i
         return None
 
     def _is_sentence_end(self, buf: str, start: int, punct: int, end: int) -> bool:
@@ -126,3 +133,13 @@ class SentenceSegmenter:
             if pos > self._max // 3:
                 return start + pos + 1
         return start + self._max
+
+
+def _quote_open(text: str) -> bool:
+    for opening, closing in _QUOTE_PAIRS:
+        if opening == closing:
+            if text.count(opening) % 2:
+                return True
+        elif text.count(opening) > text.count(closing):
+            return True
+    return False

@@ -102,6 +102,12 @@ def test_the_first_segment_ends_at_an_unambiguous_korean_connective():
         "저는 지금 바로 먹고 싶어요.",  # -고 싶다: an auxiliary construction
         "이 근처에 맛있는 라면 가게가 있어요.",  # 라면: a noun, not -면
         "네, 알겠습니다.",  # a comma too early: fewer than 10 characters before it
+        "제가 지금 바로 확인해 드리도록 하겠습니다.",  # -도록 하다: one verb phrase
+        "저는 내일 아침에 서울에 가려고 해요.",  # -려고 하다
+        "주말에는 보통 책을 읽거나 해요.",  # -거나 하다
+        "문제가 있어서 다시 시작하는데 해요.",  # -는데 before 하다: not cut either
+        'He said "yes, of course" and left quietly.',  # the comma belongs to the quotation
+        "그분이 “네, 알겠습니다 선생님”이라고 했어요.",
         "In Seoul today it is sunny and warm.",
     ],
 )
@@ -123,5 +129,16 @@ def test_english_first_clause_and_the_default_is_whole_sentences():
 def test_a_number_with_a_thousands_comma_is_not_a_clause():
     assert cut_first_clause("입장료는 모두 12,000원이고 주차는 무료입니다. 끝.") == [
         "입장료는 모두 12,000원이고 주차는 무료입니다.",
+        "끝.",
+    ]
+
+
+@pytest.mark.parametrize("step", [1, 2, 3])
+def test_a_connective_waits_for_the_next_word_before_cutting(step):
+    # "…먹어서" is followed by 배가: a new clause. Fed one character at a time, the cut must not
+    # happen before the next word's first character is known.
+    assert cut_first_clause("점심을 너무 많이 먹어서 배가 불러요. 끝.", step) == [
+        "점심을 너무 많이 먹어서",
+        "배가 불러요.",
         "끝.",
     ]
