@@ -7,10 +7,11 @@ to compile the asset's bytecode), only the asset's packages on the path, and Lam
 their Lambda code paths from these). What is imported is a twin of the deployed asset built by
 ``cdk/bundling.py`` for this machine's architecture: the same requirements and code, the same
 bytecode, only the compiled extensions differ. Two cases: with the asset's bytecode, and from
-source (bytecode ignored: what every cold start paid before the asset shipped ``.pyc``). One more
-run with ``-X importtime`` says which imports dominate. Without a Python 3.13 it falls back to
-this interpreter and its environment, and says so. The asset size is the deployed (arm64)
-asset's, built by the same code.
+source (the same tree without its ``.pyc``; the standard library keeps its own, as on Lambda:
+what every cold start paid before the asset shipped bytecode). One more run with ``-X
+importtime`` says which imports dominate. Without a Python 3.13 it falls back to this
+interpreter and its environment (and skips the from-source case), and says so. The asset size
+is the deployed (arm64) asset's, built by the same code.
 
     python -m bench.cold_start              # ~1-2 minutes
     python -m bench.cold_start --runs 3 --handlers health,chat
@@ -59,6 +60,9 @@ class Target:
     path: Path
     lambda_like: bool  # the runtime's Python over a twin of the asset, not this dev interpreter
     description: str
+    # The same tree without its bytecode (the standard library keeps its own, as on Lambda);
+    # None in the fallback, where the no-bytecode case is not measured.
+    source_path: Path | None = None
 
     def command(self, *args: str) -> list[str]:
         # -S -s: no site-packages of the measuring interpreter, only the asset (Lambda's own
@@ -78,19 +82,26 @@ def target() -> Iterator[Target]:
                      f"fallback: this interpreter (Python {sys.version.split()[0]}) and its "
                      "site-packages; no Python 3.13 for a twin of the asset")  # fmt: skip
         return
+    if not sys.platform.startswith("linux"):
+        raise SystemExit("the cold-start benchmark builds a Linux twin of the asset: use Linux")
     with tempfile.TemporaryDirectory(prefix="voicebot-asset-twin-") as tmp:
         twin = Path(tmp) / "task"
         print(f"building a {bundling.host_pip_platform()} twin of the asset "
               "(the first run downloads the wheels)...", flush=True)  # fmt: skip
         bundling.build_asset(twin, bundling.host_pip_platform())
+        source = Path(tmp) / "source"
+        shutil.copytree(twin, source, copy_function=os.link,
+                        ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
         described = (
             f"Python {bundling.LAMBDA_PYTHON_VERSION} ({python}) over a "
             f"{bundling.host_pip_platform()} twin of the asset, with its bytecode"
         )
-        yield Target(python, twin, True, described)
+        yield Target(python, twin, True, described, source)
 
 
-def _environment(name: str, where: Target, extra: dict[str, str]) -> dict[str, str]:
+def _environment(
+    name: str, where: Target, extra: dict[str, str], path: Path | None = None
+) -> dict[str, str]:
     # What the function has at init on AWS that changes what gets imported. No secrets or
     # endpoints are needed: every client is built lazily at the first call.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_", "PYTHON"))}
@@ -101,10 +112,10 @@ def _environment(name: str, where: Target, extra: dict[str, str]) -> dict[str, s
         AWS_REGION="us-east-1",
         AWS_DEFAULT_REGION="us-east-1",
         # The X-Ray SDK takes its Lambda path (no sampling-rules client) when this is set.
-        LAMBDA_TASK_ROOT=str(where.path),
+        LAMBDA_TASK_ROOT=str(path or where.path),
         POWERTOOLS_SERVICE_NAME="voicebot",
         POWERTOOLS_METRICS_NAMESPACE="Voicebot",
-        PYTHONPATH=str(where.path),
+        PYTHONPATH=str(path or where.path),
         **extra,
     )
     return env
@@ -113,25 +124,27 @@ def _environment(name: str, where: Target, extra: dict[str, str]) -> dict[str, s
 def time_import(
     name: str, where: Target, runs: int, from_source: bool
 ) -> tuple[list[float], list[float]]:
-    """Import seconds and whole-process seconds of ``runs`` fresh interpreters."""
+    """Import seconds and whole-process seconds of ``runs`` fresh interpreters.
+
+    ``from_source`` imports the twin without its bytecode; nothing is written back (as on
+    Lambda, whose /var/task is read-only), so every run compiles again.
+    """
     imports, processes = [], []
+    path = where.source_path if from_source else where.path
+    if path is None:
+        return [], []
     for _ in range(runs):
-        with tempfile.TemporaryDirectory() as empty:
-            # A pycache prefix makes Python look for bytecode there (empty) instead of next to
-            # the sources, so everything is compiled from source; nothing is written back.
-            extra = {"PYTHONPYCACHEPREFIX": empty, "PYTHONDONTWRITEBYTECODE": "1"} if from_source \
-                else {"PYTHONDONTWRITEBYTECODE": "1"}  # fmt: skip
-            started = time.perf_counter()
-            out = subprocess.run(
-                where.command("-c", TIMER.format(IMPORTS[name])),
-                env=_environment(name, where, extra),
-                cwd=tempfile.gettempdir(),
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            processes.append(time.perf_counter() - started)
-            imports.append(float(out.stdout.strip().splitlines()[-1]))
+        started = time.perf_counter()
+        out = subprocess.run(
+            where.command("-c", TIMER.format(IMPORTS[name])),
+            env=_environment(name, where, {"PYTHONDONTWRITEBYTECODE": "1"}, path),
+            cwd=tempfile.gettempdir(),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        processes.append(time.perf_counter() - started)
+        imports.append(float(out.stdout.strip().splitlines()[-1]))
     return imports, processes
 
 
@@ -194,6 +207,10 @@ def asset_size() -> dict[str, Any]:
         }
 
 
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
+
+
 def measure(name: str, where: Target, runs: int) -> dict[str, Any]:
     cached, process = time_import(name, where, runs, from_source=False)
     source, _ = time_import(name, where, max(3, runs // 2), from_source=True)
@@ -203,7 +220,7 @@ def measure(name: str, where: Target, runs: int) -> dict[str, Any]:
         "import_ms_median": statistics.median(cached) * 1000,
         "import_ms_all": [v * 1000 for v in cached],
         "process_ms_median": statistics.median(process) * 1000,
-        "import_from_source_ms_median": statistics.median(source) * 1000,
+        "import_from_source_ms_median": statistics.median(source) * 1000 if source else None,
         "dominant_imports": dominant_imports(name, where),
     }
 
@@ -230,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
             results.append(measure(name, where, args.runs))
             r = results[-1]
             rows.append([r["handler"], f"{r['import_ms_median']:.0f}",
-                         f"{r['import_from_source_ms_median']:.0f}",
+                         _ms(r["import_from_source_ms_median"]),
                          f"{r['process_ms_median']:.0f}",
                          ", ".join(f"{t['package']} {t['ms']:.0f}"
                                    for t in r["dominant_imports"][:4])])  # fmt: skip

@@ -14,13 +14,16 @@ more tokens per character (the answer then streams more slowly).
 from __future__ import annotations
 
 import argparse
+import shutil
 import tempfile
 from pathlib import Path
 
 import httpx
 
 from ._providers import DEFAULT_ANSWER, UNPUNCTUATED_ANSWER
-from ._stats import REPO, table, write_json
+from ._stats import REPO, machine, table, write_json
+
+DOCS = REPO / "docs" / "bench"
 
 ENGLISH_ANSWER = (
     "Seoul will be mostly clear today, with a high of eighteen degrees. In the afternoon a fairly "
@@ -64,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__.split("\n\n")[0] if __doc__ else None,
     )
     parser.add_argument("--text", action="append", default=[], help="a text to count (repeat)")
+    parser.add_argument("--copy-to-docs", action="store_true",
+                        help="also copy the JSON into docs/bench/")  # fmt: skip
     args = parser.parse_args(argv)
     texts = {f"text {i + 1}": t for i, t in enumerate(args.text)} or {
         "benchmark answer (ko)": DEFAULT_ANSWER,
@@ -75,8 +80,13 @@ def main(argv: list[str] | None = None) -> int:
                 [[r["text"], r["characters"], r["tokens"], f"{r['chars_per_token']:.2f}"]
                  for r in rows]))  # fmt: skip
     print("(tokenizer: Gemma 3, the packaged gemma3-270m GGUF, via llama.cpp /tokenize)")
-    path = write_json("tokens.json", {"benchmark": "tokens", "tokenizer": "gemma-3", "rows": rows})
+    tokenizer = "gemma-3 (gemma3-270m GGUF)"
+    result = {"benchmark": "tokens", "machine": machine(), "tokenizer": tokenizer, "rows": rows}
+    path = write_json("tokens.json", result)
     print(f"wrote {path}")
+    if args.copy_to_docs:
+        DOCS.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, DOCS / path.name)
     return 0
 
 

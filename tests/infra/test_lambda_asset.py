@@ -257,6 +257,7 @@ def test_bytecode_names_the_files_where_lambda_puts_them(asset_dir: Path) -> Non
 
 
 @_NEEDS_LAMBDA_PYTHON
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the twin is a Linux build")
 def test_handlers_really_import_from_a_twin_of_the_asset_alone() -> None:
     """Every handler module imports under the runtime's Python with only the asset on the path.
 
@@ -303,10 +304,24 @@ def test_handlers_really_import_from_a_twin_of_the_asset_alone() -> None:
         assert "UNCOMPILED []" in result.stdout, result.stdout[-2000:]
 
 
-def test_a_python_of_another_version_is_not_used_for_bytecode_and_synth_says_so(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def test_a_wrong_lambda_python_setting_fails_and_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("VOICEBOT_LAMBDA_PYTHON", "/bin/false")  # runs, but is no Python 3.13
+    bundling.lambda_python.cache_clear()
+    try:
+        with pytest.raises(RuntimeError, match="VOICEBOT_LAMBDA_PYTHON=/bin/false"):
+            bundling.lambda_python()
+    finally:
+        monkeypatch.undo()
+        bundling.lambda_python.cache_clear()
+
+
+def test_without_a_python_313_the_asset_has_no_bytecode_and_synth_says_so(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("VOICEBOT_LAMBDA_PYTHON", raising=False)
+    monkeypatch.setattr(bundling, "_candidate_pythons", lambda: iter(["/bin/false"]))
     bundling.lambda_python.cache_clear()
     try:
         assert bundling.lambda_python() is None
@@ -314,7 +329,24 @@ def test_a_python_of_another_version_is_not_used_for_bytecode_and_synth_says_so(
         # A cache of dependencies without bytecode is never reused for a build with it.
         without = bundling.dependencies_hash()
     finally:
-        monkeypatch.delenv("VOICEBOT_LAMBDA_PYTHON")
+        monkeypatch.undo()
         bundling.lambda_python.cache_clear()
     if bundling.lambda_python() is not None:
         assert bundling.dependencies_hash() != without
+
+
+def test_bytecode_is_compiled_whatever_the_callers_python_settings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    if _LAMBDA_PYTHON is None:
+        pytest.skip(f"needs a Python {LAMBDA_PYTHON_VERSION}")
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "mod.py").write_text("VALUE = {'a', 'b'}\n")
+    (tmp_path / "pkg" / "broken.py").write_text("def (:\n")  # compiles nowhere
+    monkeypatch.setenv("PYTHONPYCACHEPREFIX", str(tmp_path / "elsewhere"))
+    monkeypatch.setenv("PYTHONOPTIMIZE", "1")
+    bundling.compile_bytecode(tmp_path / "pkg", under="pkg")
+    assert (tmp_path / "pkg" / "__pycache__" / "mod.cpython-313.pyc").is_file()
+    assert not (tmp_path / "elsewhere").exists()
+    assert not list(tmp_path.rglob("*.opt-1.pyc"))
+    assert not (tmp_path / "pkg" / "__pycache__" / "broken.cpython-313.pyc").exists()
