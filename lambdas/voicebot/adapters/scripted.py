@@ -21,8 +21,9 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 
 
 def split_tokens(text: str, chars_per_token: float = 3.0) -> list[str]:
-    """Cut ``text`` into tokens of ``chars_per_token`` characters on average (a fraction is fine:
-    1.75 gives tokens of 2, 2, 1, 2, 2, 1, ... characters), as a tokenizer would for that language."""
+    """Cut ``text`` into tokens of ``chars_per_token`` characters on average, as a tokenizer
+    would for that language; a fraction is fine: 1.75 gives tokens of 2, 2, 1, 2, 2, 1, ...
+    characters."""
     if chars_per_token <= 0:
         raise ValueError("chars_per_token must be positive")
     tokens: list[str] = []
