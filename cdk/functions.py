@@ -121,6 +121,7 @@ class VoicebotFunctions(Construct):
             c.ENV_CHAT_REGION: settings.chat_region,
             c.ENV_CHAT_TEMPERATURE: str(settings.chat_temperature),
             c.ENV_CHAT_MAX_TOKENS: str(settings.chat_max_tokens),
+            c.ENV_FIRST_CLAUSE_MIN_CHARS: str(settings.first_clause_min_chars),
             c.ENV_TTS_PROVIDER: "polly",
             c.ENV_TTS_VOICE: settings.voice,
             c.ENV_TTS_LANGUAGE: settings.language,

@@ -21,6 +21,7 @@ DEFAULTS: dict[str, Any] = {
     "chatRegion": "",
     "chatTemperature": 0.5,
     "chatMaxTokens": 512,
+    "firstClauseMinChars": 10,
     "voice": "Seoyeon",
     "language": "ko-KR",
     "pollyEngine": "neural",
@@ -89,6 +90,7 @@ class Settings:
     chat_region: str
     chat_temperature: float
     chat_max_tokens: int
+    first_clause_min_chars: int
     voice: str
     language: str
     polly_engine: str
@@ -138,6 +140,9 @@ class Settings:
             chat_region=_as_region(get("chatRegion"), "chatRegion") or region,
             chat_temperature=_as_float(get("chatTemperature"), "chatTemperature", 0.0, 1.0),
             chat_max_tokens=_as_int(get("chatMaxTokens"), "chatMaxTokens", 16, 8192),
+            first_clause_min_chars=_as_int(
+                get("firstClauseMinChars"), "firstClauseMinChars", 0, 1000
+            ),
             voice=str(get("voice")).strip(),
             language=str(get("language")).strip(),
             polly_engine=polly_engine,

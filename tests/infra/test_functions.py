@@ -34,6 +34,7 @@ EXPECTED_ENVIRONMENT: dict[str, set[str]] = {
         "CHAT_REGION",
         "CHAT_TEMPERATURE",
         "CHAT_MAX_TOKENS",
+        "FIRST_CLAUSE_MIN_CHARS",
     },
 }
 IN_VPC = {"transcripts", "ws_connect", "ws_disconnect", "ws_messages", "chat"}

@@ -17,7 +17,9 @@ PROFILE_MODEL = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
 
 @pytest.fixture(scope="module")
 def custom() -> Synth:
-    return synthesize(accessCode="let-me-in", modelId=PROFILE_MODEL, region="us-west-2")
+    return synthesize(
+        accessCode="let-me-in", modelId=PROFILE_MODEL, region="us-west-2", firstClauseMinChars=0
+    )
 
 
 def _env(synth: Synth, key: str) -> dict[str, Any]:
@@ -75,6 +77,16 @@ def test_inference_profile_grants_the_profile_and_its_model_only(custom: Synth) 
     assert _env(custom, "chat")["CHAT_REGION"] == "us-west-2"
 
 
+def test_the_first_clause_setting_reaches_the_chat_function(custom: Synth) -> None:
+    assert _env(custom, "chat")["FIRST_CLAUSE_MIN_CHARS"] == "0"
+    assert (
+        synthesize().props(function_ids(synthesize())["chat"])["Environment"]["Variables"][
+            "FIRST_CLAUSE_MIN_CHARS"
+        ]
+        == "10"
+    )
+
+
 def test_options_keep_cdk_nag_clean(custom: Synth) -> None:
     (report,) = [r for r in custom.report["pluginReports"] if r["pluginName"] == "AwsSolutions"]
     assert report["violations"] == []
@@ -86,6 +98,7 @@ def test_options_keep_cdk_nag_clean(custom: Synth) -> None:
         ("region", "Seoul"),
         ("chatTemperature", "hot"),
         ("chatMaxTokens", 0),
+        ("firstClauseMinChars", -1),
         ("cacheEngine", "memcached"),
         ("pollyEngine", "robot"),
         ("retainHistoryOnDestroy", "maybe"),
@@ -99,8 +112,15 @@ def test_bad_context_values_stop_the_synth_with_their_name(key: str, value: Any)
 
 
 def test_context_given_on_the_command_line_arrives_as_text_and_is_converted() -> None:
-    app = App(context={"chatMaxTokens": "256", "retainHistoryOnDestroy": "false"})
+    app = App(
+        context={
+            "chatMaxTokens": "256",
+            "retainHistoryOnDestroy": "false",
+            "firstClauseMinChars": "0",
+        }
+    )
     settings = Settings.from_context(app.node, "ap-northeast-2")
     assert settings.chat_max_tokens == 256
+    assert settings.first_clause_min_chars == 0
     assert settings.retain_history_on_destroy is False
     assert settings.region == settings.chat_region == "ap-northeast-2"
