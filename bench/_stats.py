@@ -6,6 +6,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,6 +14,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
+# Where --copy-to-docs puts the files docs/BENCHMARKS.md cites.
+DOCS = REPO / "docs" / "bench"
 
 
 def percentile(values: Sequence[float], pct: float) -> float:
@@ -93,6 +96,12 @@ def write_json(name: str, data: dict[str, Any], out_dir: Path = RESULTS) -> Path
     path = out_dir / name
     path.write_text(json.dumps(_clean(data), indent=2, ensure_ascii=False, default=str) + "\n")
     return path
+
+
+def copy_to_docs(*paths: Path) -> None:
+    DOCS.mkdir(parents=True, exist_ok=True)
+    for path in paths:
+        shutil.copy2(path, DOCS / path.name)
 
 
 def _clean(value: Any) -> Any:

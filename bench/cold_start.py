@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._stats import REPO, machine, table, write_json
+from ._stats import REPO, copy_to_docs, machine, table, write_json
 
 HANDLERS = ("health", "sessions", "transcripts", "speech", "history", "ws_connect",
             "ws_disconnect", "ws_messages", "chat")  # fmt: skip
@@ -47,7 +47,6 @@ IMPORTS = {name: f"handlers.{name}" for name in HANDLERS} | {
     "langchain_aws",
 }
 LAMBDAS = REPO / "lambdas"
-DOCS = REPO / "docs" / "bench"
 TIMER = "import time, sys; t = time.perf_counter(); import {0}; " \
         "print(time.perf_counter() - t)"  # fmt: skip
 
@@ -270,8 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     path = write_json("cold_start.json", result)
     print(f"wrote {path}")
     if args.copy_to_docs:
-        DOCS.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, DOCS / path.name)
+        copy_to_docs(path)
     return 0
 
 

@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import json
 import resource
-import shutil
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -31,9 +30,8 @@ from ._client import Session, new_session, open_page
 from ._profile import print_summary, record, summarize
 from ._providers import Providers
 from ._stack import RunningStack, cpu_seconds, local_stack, process_cpu_seconds
-from ._stats import REPO, RESULTS, machine, percentile, table, write_json
+from ._stats import RESULTS, copy_to_docs, machine, percentile, table, write_json
 
-DOCS = REPO / "docs" / "bench"
 DRAIN_SECONDS = 10.0
 UTTERANCE_TEXT = "내일 아침 부산 가는 기차 시간 좀 알려줘"
 
@@ -298,8 +296,7 @@ async def run(args: argparse.Namespace) -> int:
     path = write_json(name, result)
     print(f"wrote {path}")
     if args.copy_to_docs:
-        DOCS.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, DOCS / name)
+        copy_to_docs(path)
     return 0
 
 

@@ -14,16 +14,13 @@ more tokens per character (the answer then streams more slowly).
 from __future__ import annotations
 
 import argparse
-import shutil
 import tempfile
 from pathlib import Path
 
 import httpx
 
 from ._providers import DEFAULT_ANSWER, UNPUNCTUATED_ANSWER
-from ._stats import REPO, machine, table, write_json
-
-DOCS = REPO / "docs" / "bench"
+from ._stats import REPO, copy_to_docs, machine, table, write_json
 
 ENGLISH_ANSWER = (
     "Seoul will be mostly clear today, with a high of eighteen degrees. In the afternoon a fairly "
@@ -85,8 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     path = write_json("tokens.json", result)
     print(f"wrote {path}")
     if args.copy_to_docs:
-        DOCS.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, DOCS / path.name)
+        copy_to_docs(path)
     return 0
 
 

@@ -18,7 +18,6 @@ import contextlib
 import os
 import random
 import resource
-import shutil
 import statistics
 import time
 from pathlib import Path
@@ -31,10 +30,9 @@ from ._client import new_session, open_page
 from ._profile import print_summary, record, summarize
 from ._providers import DEFAULT_ANSWER, UNPUNCTUATED_ANSWER, Floor, Providers, floor_of
 from ._stack import CpuWindows, RunningStack, cpu_seconds, local_stack, process_cpu_seconds
-from ._stats import REPO, RESULTS, machine, percentile, table, write_json
+from ._stats import RESULTS, copy_to_docs, machine, percentile, table, write_json
 from ._turns import SimulatedPage, TurnRecord
 
-DOCS = REPO / "docs" / "bench"
 ANSWERS = {"default": DEFAULT_ANSWER, "unpunctuated": UNPUNCTUATED_ANSWER}
 LEVEL_SECONDS = 120.0  # a level that has not finished by then is cut short and says so
 WINDOW_MS = 100  # CPU sampling window (bursts hide in a level's mean)
@@ -273,9 +271,7 @@ def write_waterfall(record: TurnRecord, floor: Floor, providers: Providers, copy
     png_path = RESULTS / "turn_waterfall.png"
     _waterfall.plot(json_path, png_path)  # drawn from the file, so they cannot disagree
     if copy:
-        DOCS.mkdir(parents=True, exist_ok=True)
-        for path in (json_path, png_path):
-            shutil.copy2(path, DOCS / path.name)
+        copy_to_docs(json_path, png_path)
     return png_path
 
 
@@ -347,7 +343,7 @@ async def run(args: argparse.Namespace) -> int:
     if typical is not None and profile is None and not args.label:
         print(f"wrote {write_waterfall(typical, floor, providers, args.copy_to_docs)}")
     if args.copy_to_docs:
-        shutil.copy2(path, DOCS / path.name)
+        copy_to_docs(path)
     return 0
 
 
