@@ -7,11 +7,8 @@ rate, and the synthesis delay of that sentence. Nothing the project writes can b
 
 from __future__ import annotations
 
-import sys
 from dataclasses import asdict, dataclass
 from typing import Any
-
-from ._stats import REPO
 
 # Five short spoken-style Korean sentences, the shape of a voice answer (~30 characters each),
 # punctuated as Korean is written: a comma after a long leading "-고" clause.
@@ -107,9 +104,6 @@ def _cut(tokens: list[str], first_clause_min_chars: int) -> tuple[list[str], int
 
 def floor_of(p: Providers) -> Floor:
     """Replay the scripted model's tokens through the project's own sentence cutter."""
-    lambdas = str(REPO / "lambdas")
-    if lambdas not in sys.path:
-        sys.path.insert(0, lambdas)
     from voicebot.adapters.scripted import split_tokens
 
     tokens = split_tokens(p.answer, p.chars_per_token)

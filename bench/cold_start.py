@@ -72,7 +72,6 @@ class Target:
 @contextlib.contextmanager
 def target() -> Iterator[Target]:
     """A twin of the deployed asset and the runtime's Python, or this interpreter as fallback."""
-    sys.path.insert(0, str(REPO))
     from cdk import bundling  # the CDK app's own builder
 
     python = bundling.lambda_python()

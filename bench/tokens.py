@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 
 from ._providers import DEFAULT_ANSWER, UNPUNCTUATED_ANSWER
-from ._stats import REPO, copy_to_docs, machine, table, write_json
+from ._stats import copy_to_docs, machine, table, write_json
 
 ENGLISH_ANSWER = (
     "Seoul will be mostly clear today, with a high of eighteen degrees. In the afternoon a fairly "
@@ -31,9 +31,6 @@ ENGLISH_ANSWER = (
 
 
 def count_tokens(texts: dict[str, str]) -> list[dict[str, object]]:
-    import sys
-
-    sys.path.insert(0, str(REPO))
     from local.children import ChildProcess
 
     with tempfile.TemporaryDirectory(prefix="voicebot-tokens-") as tmp:

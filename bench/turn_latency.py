@@ -50,7 +50,8 @@ async def _user(
 ) -> list[TurnRecord]:
     session = await new_session(http)
     records: list[TurnRecord] = []
-    async with await open_page(stack.ws_url, session.token) as ws:
+    ws = await open_page(stack.ws_url, session.token)
+    async with ws:
         page = SimulatedPage(http, ws, session, floor.sentences[0], answer)
         if users > 1:
             await asyncio.sleep(rng.uniform(0, 1.0))  # users do not all speak in the same ms
@@ -295,7 +296,8 @@ async def run(args: argparse.Namespace) -> int:
     ) as stack:
         async with httpx.AsyncClient(base_url=stack.base_url) as http:  # warm every handler once
             session = await new_session(http)
-            async with await open_page(stack.ws_url, session.token) as ws:
+            ws = await open_page(stack.ws_url, session.token)
+            async with ws:
                 page = SimulatedPage(http, ws, session, floor.sentences[0], providers.answer)
                 await page.turn(TurnRecord("old", 0, 0, 0, 0.0), "warmup")
         for users, turns in zip(args.levels, args.turns, strict=True):

@@ -17,6 +17,13 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from voicebot.contract.routes import FUNCTIONS, FunctionSpec
+from voicebot.contract.settings import (
+    RedisSettings,
+    SessionSettings,
+    TokenSettings,
+)
+
 from . import constants as c
 from .cache import TranscriptCache
 from .history_table import HistoryTable
@@ -77,13 +84,15 @@ class VoicebotFunctions(Construct):
         self._history = history
         self._websocket = websocket
         stack = Stack.of(self)
-        self._environment = self._environment_values(settings, cache, history, secrets, websocket)
+        # Setting field name -> the value this deployment gives it (the rest keep their defaults).
+        self._values = self._setting_values(settings, cache, history, secrets, websocket)
+        # The secrets a function may read: those whose ARN is in its environment.
         self._secrets: dict[str, secretsmanager.ISecret] = {
-            c.ENV_TOKEN_SECRET_ARN: secrets.signing_key,
-            c.ENV_REDIS_AUTH_SECRET_ARN: cache.auth_secret,
+            TokenSettings.variable("token_secret_arn"): secrets.signing_key,
+            RedisSettings.variable("redis_auth_secret_arn"): cache.auth_secret,
         }
         if secrets.access_code is not None:
-            self._secrets[c.ENV_ACCESS_CODE_ARN] = secrets.access_code
+            self._secrets[SessionSettings.variable("access_code_arn")] = secrets.access_code
         self._connections_arn = stack.format_arn(
             service="execute-api",
             resource=websocket.api_id,
@@ -92,47 +101,47 @@ class VoicebotFunctions(Construct):
             arn_format=ArnFormat.SLASH_RESOURCE_NAME,
         )
         self.by_key: dict[str, lambda_.Function] = {
-            spec.key: self._build_function(spec, code, log_retention) for spec in c.FUNCTIONS
+            spec.key: self._build_function(spec, code, log_retention) for spec in FUNCTIONS
         }
 
     @staticmethod
-    def _environment_values(
+    def _setting_values(
         settings: Settings,
         cache: TranscriptCache,
         history: HistoryTable,
         secrets: TokenSecrets,
         websocket: WebSocketTarget,
-    ) -> dict[str, str]:
+    ) -> dict[str, object]:
         stack = Stack.of(cache)
-        values = {
-            c.ENV_TOKEN_SECRET_ARN: secrets.signing_key.secret_arn,
-            c.ENV_TOKEN_TTL_SECONDS: str(settings.token_ttl_seconds),
-            c.ENV_REDIS_URL: cache.url,
-            c.ENV_REDIS_AUTH_SECRET_ARN: cache.auth_secret.secret_arn,
-            c.ENV_CONNECTIONS_ENDPOINT: (
+        values: dict[str, object] = {
+            **settings.function_settings,
+            "token_secret_arn": secrets.signing_key.secret_arn,
+            "redis_url": cache.url,
+            "redis_auth_secret_arn": cache.auth_secret.secret_arn,
+            "connections_endpoint": (
                 f"https://{websocket.api_id}.execute-api.{stack.region}.{stack.url_suffix}"
                 f"/{websocket.stage_name}"
             ),
-            c.ENV_HISTORY_TABLE: history.table.table_name,
-            c.ENV_HISTORY_WINDOW_TURNS: str(settings.history_window_turns),
-            c.ENV_HISTORY_TTL_DAYS: str(settings.history_ttl_days),
-            c.ENV_CHAT_PROVIDER: "bedrock",
-            c.ENV_CHAT_MODEL_ID: settings.model_id,
-            c.ENV_CHAT_REGION: settings.chat_region,
-            c.ENV_CHAT_TEMPERATURE: str(settings.chat_temperature),
-            c.ENV_CHAT_MAX_TOKENS: str(settings.chat_max_tokens),
-            c.ENV_FIRST_CLAUSE_MIN_CHARS: str(settings.first_clause_min_chars),
-            c.ENV_TTS_PROVIDER: "polly",
-            c.ENV_TTS_VOICE: settings.voice,
-            c.ENV_TTS_LANGUAGE: settings.language,
-            c.ENV_POLLY_ENGINE: settings.polly_engine,
+            "history_table": history.table.table_name,
+            "chat_region": settings.chat_region,
+            # The providers this stack grants (Bedrock, Polly), said explicitly to the functions.
+            "chat_provider": "bedrock",
+            "tts_provider": "polly",
         }
         if secrets.access_code is not None:
-            values[c.ENV_ACCESS_CODE_ARN] = secrets.access_code.secret_arn
+            values["access_code_arn"] = secrets.access_code.secret_arn
         return values
 
+    def _environment(self, spec: FunctionSpec) -> dict[str, str]:
+        """The variables of the settings this function reads, for the values the deployment has."""
+        environment: dict[str, str] = {}
+        for settings_class in spec.settings:
+            chosen = {f: v for f, v in self._values.items() if f in settings_class.model_fields}
+            environment.update(settings_class.environment(**chosen))
+        return environment
+
     def _build_function(
-        self, spec: c.FunctionSpec, code: lambda_.Code, log_retention: logs.RetentionDays
+        self, spec: FunctionSpec, code: lambda_.Code, log_retention: logs.RetentionDays
     ) -> lambda_.Function:
         scope = Construct(self, _construct_id(spec.key))
         log_group = logs.LogGroup(
@@ -148,15 +157,8 @@ class VoicebotFunctions(Construct):
         environment = {
             "POWERTOOLS_SERVICE_NAME": c.SERVICE_NAME,
             "POWERTOOLS_METRICS_NAMESPACE": c.METRICS_NAMESPACE,
+            **self._environment(spec),
         }
-        environment.update({name: self._environment[name] for name in spec.env})
-        environment.update(
-            {
-                name: self._environment[name]
-                for name in spec.optional_env
-                if name in self._environment
-            }
-        )
         function = lambda_.Function(
             scope,
             "Function",
@@ -180,7 +182,7 @@ class VoicebotFunctions(Construct):
         self._acknowledge(spec, function, role)
         return function
 
-    def _grant(self, spec: c.FunctionSpec, role: iam.Role, environment: dict[str, str]) -> None:
+    def _grant(self, spec: FunctionSpec, role: iam.Role, environment: dict[str, str]) -> None:
         for name, secret in self._secrets.items():
             if name in environment:
                 secret.grant_read(role)
@@ -209,9 +211,7 @@ class VoicebotFunctions(Construct):
                 iam.PolicyStatement(actions=list(_BEDROCK_ACTIONS), resources=self._model_arns())
             )
 
-    def _acknowledge(
-        self, spec: c.FunctionSpec, function: lambda_.Function, role: iam.Role
-    ) -> None:
+    def _acknowledge(self, spec: FunctionSpec, function: lambda_.Function, role: iam.Role) -> None:
         acknowledge(
             function,
             "L1",

@@ -15,7 +15,9 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from .constants import BINARY_MEDIA_TYPES, REST_ROUTES, REST_STAGE
+from voicebot.contract.routes import REST_ROUTES
+
+from .constants import BINARY_MEDIA_TYPES, REST_STAGE
 from .nag import acknowledge
 
 # API Gateway's own errors (throttling, unknown routes, oversized bodies) in the protocol's error
@@ -114,15 +116,15 @@ class VoicebotRestApi(Construct):
 
     def _add_routes(self, functions: dict[str, lambda_.IFunction]) -> None:
         integrations: dict[str, apigw.LambdaIntegration] = {}
-        for path, method, function_key in REST_ROUTES:
+        for route in REST_ROUTES:
             integration = integrations.setdefault(
-                function_key,
+                route.function,
                 # allow_test_invoke=False: no extra invoke permission for the console's test button.
-                apigw.LambdaIntegration(functions[function_key], allow_test_invoke=False),
+                apigw.LambdaIntegration(functions[route.function], allow_test_invoke=False),
             )
-            resource = self.api.root.resource_for_path(path.lstrip("/"))
-            api_method = resource.add_method(method, integration)
-            if path == "/api/health":
+            resource = self.api.root.resource_for_path(route.path.lstrip("/"))
+            api_method = resource.add_method(route.method, integration)
+            if route.auth == "public":
                 reason = (
                     "The health check is public by design: it answers {ok: true}, reads nothing."
                 )

@@ -7,28 +7,20 @@ rather than letting a typo surface as a confusing CloudFormation error half-way 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal, cast, get_origin
 
 from constructs import Node
+from pydantic import TypeAdapter, ValidationError
 
-# Context key -> default. The README's deploy section documents each one; cdk.json repeats the
-# defaults so a user can see and edit them in one place.
-DEFAULTS: dict[str, Any] = {
+from voicebot.contract.settings import ALL_SETTINGS, EnvSettings
+
+# Deployment choices that no function reads: context key -> default.
+_STACK_DEFAULTS: dict[str, Any] = {
     "stackName": "Voicebot",
     "region": "",
-    "modelId": "anthropic.claude-3-haiku-20240307-v1:0",
     "chatRegion": "",
-    "chatTemperature": 0.5,
-    "chatMaxTokens": 512,
-    "firstClauseMinChars": 10,
-    "voice": "Seoyeon",
-    "language": "ko-KR",
-    "pollyEngine": "neural",
     "accessCode": "",
-    "tokenTtlSeconds": 43200,
-    "historyWindowTurns": 10,
-    "historyTtlDays": 30,
     "retainHistoryOnDestroy": True,
     "redisNodeType": "cache.t4g.micro",
     "cacheEngine": "valkey",
@@ -37,6 +29,17 @@ DEFAULTS: dict[str, Any] = {
     "logRetentionDays": 30,
     "apiRateLimit": 50,
     "apiBurstLimit": 100,
+}
+# Function settings a deployment chooses: context key -> the setting's field. Their defaults and
+# bounds are the contract's (voicebot.contract.settings), not repeated here.
+FUNCTION_CONTEXT: dict[str, tuple[type[EnvSettings], str]] = {
+    key: (cls, name) for cls in ALL_SETTINGS for name, key in cls.context_fields().items()
+}
+# Every context key with its default. The README's deploy section documents each one; cdk.json
+# lists them so a user can see and edit them in one place (a test keeps it equal to this).
+DEFAULTS: dict[str, Any] = {
+    **_STACK_DEFAULTS,
+    **{key: cls.model_fields[name].default for key, (cls, name) in FUNCTION_CONTEXT.items()},
 }
 
 # Cross-region inference profiles prefix the model id with a geography ("us.anthropic…").
@@ -65,16 +68,6 @@ def _as_int(value: Any, key: str, low: int, high: int) -> int:
     return number
 
 
-def _as_float(value: Any, key: str, low: float, high: float) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"Context '{key}' must be a number, not {value!r}.") from None
-    if not low <= number <= high:
-        raise ValueError(f"Context '{key}' must be between {low} and {high}, not {number}.")
-    return number
-
-
 def _as_region(value: Any, key: str) -> str:
     text = str(value or "").strip()
     if text and not _REGION.match(text):
@@ -82,22 +75,29 @@ def _as_region(value: Any, key: str) -> str:
     return text
 
 
+def _function_setting(value: Any, key: str) -> Any:
+    """A context value checked against its setting's own type and bounds."""
+    cls, name = FUNCTION_CONTEXT[key]
+    info = cls.model_fields[name]
+    if isinstance(value, str):
+        value = value.strip()
+        if get_origin(info.annotation) is Literal:
+            value = value.lower()
+    try:
+        form = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+        # A type form (Literal, Annotated), not a class: the cast only quiets mypy.
+        return TypeAdapter(cast("type[Any]", form)).validate_python(value)
+    except ValidationError as exc:
+        reason = exc.errors()[0]["msg"]
+        raise ValueError(f"Context '{key}' is not valid ({reason}): {value!r}.") from None
+
+
 @dataclass(frozen=True)
 class Settings:
     stack_name: str
     region: str
-    model_id: str
     chat_region: str
-    chat_temperature: float
-    chat_max_tokens: int
-    first_clause_min_chars: int
-    voice: str
-    language: str
-    polly_engine: str
     access_code: str
-    token_ttl_seconds: int
-    history_window_turns: int
-    history_ttl_days: int
     retain_history_on_destroy: bool
     redis_node_type: str
     cache_engine: str
@@ -106,14 +106,36 @@ class Settings:
     log_retention_days: int
     api_rate_limit: int
     api_burst_limit: int
+    # The function settings this deployment chose: field name (chat_model_id) -> value.
+    function_settings: dict[str, Any] = field(default_factory=dict)
 
     @property
     def access_code_required(self) -> bool:
         return bool(self.access_code)
 
     @property
+    def model_id(self) -> str:
+        return str(self.function_settings["chat_model_id"])
+
+    @property
     def model_is_inference_profile(self) -> bool:
         return bool(_PROFILE_PREFIX.match(self.model_id))
+
+    @property
+    def voice(self) -> str:
+        return str(self.function_settings["tts_voice"])
+
+    @property
+    def language(self) -> str:
+        return str(self.function_settings["tts_language"])
+
+    @property
+    def chat_max_tokens(self) -> int:
+        return int(self.function_settings["chat_max_tokens"])
+
+    @property
+    def first_clause_min_chars(self) -> int:
+        return int(self.function_settings["first_clause_min_chars"])
 
     @classmethod
     def from_context(cls, node: Node, default_region: str | None) -> Settings:
@@ -125,31 +147,18 @@ class Settings:
         engine = str(get("cacheEngine")).strip().lower()
         if engine not in ("valkey", "redis"):
             raise ValueError(f"Context 'cacheEngine' must be valkey or redis, not {engine!r}.")
-        polly_engine = str(get("pollyEngine")).strip().lower()
-        if polly_engine not in ("neural", "standard", "generative"):
-            raise ValueError("Context 'pollyEngine' must be neural, standard or generative.")
-        model_id = str(get("modelId")).strip()
-        if not model_id:
+        function_settings = {
+            name: _function_setting(get(key), key) for key, (_, name) in FUNCTION_CONTEXT.items()
+        }
+        if not function_settings["chat_model_id"]:
             raise ValueError(
                 "Context 'modelId' must name a Bedrock model, e.g. " + DEFAULTS["modelId"]
             )
         return cls(
             stack_name=str(get("stackName")).strip() or DEFAULTS["stackName"],
             region=region,
-            model_id=model_id,
             chat_region=_as_region(get("chatRegion"), "chatRegion") or region,
-            chat_temperature=_as_float(get("chatTemperature"), "chatTemperature", 0.0, 1.0),
-            chat_max_tokens=_as_int(get("chatMaxTokens"), "chatMaxTokens", 16, 8192),
-            first_clause_min_chars=_as_int(
-                get("firstClauseMinChars"), "firstClauseMinChars", 0, 1000
-            ),
-            voice=str(get("voice")).strip(),
-            language=str(get("language")).strip(),
-            polly_engine=polly_engine,
             access_code=str(get("accessCode") or ""),
-            token_ttl_seconds=_as_int(get("tokenTtlSeconds"), "tokenTtlSeconds", 60, 7 * 86400),
-            history_window_turns=_as_int(get("historyWindowTurns"), "historyWindowTurns", 0, 100),
-            history_ttl_days=_as_int(get("historyTtlDays"), "historyTtlDays", 1, 3650),
             retain_history_on_destroy=_as_bool(
                 get("retainHistoryOnDestroy"), "retainHistoryOnDestroy"
             ),
@@ -160,4 +169,5 @@ class Settings:
             log_retention_days=_as_int(get("logRetentionDays"), "logRetentionDays", 1, 3653),
             api_rate_limit=_as_int(get("apiRateLimit"), "apiRateLimit", 1, 10_000),
             api_burst_limit=_as_int(get("apiBurstLimit"), "apiBurstLimit", 1, 5_000),
+            function_settings=function_settings,
         )

@@ -20,7 +20,9 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from .constants import WEBSOCKET_ROUTE_SELECTION, WEBSOCKET_ROUTES, WEBSOCKET_STAGE
+from voicebot.contract.routes import ROUTE_SELECTION_EXPRESSION, WEBSOCKET_ROUTES
+
+from .constants import WEBSOCKET_STAGE
 from .functions import WebSocketTarget
 from .nag import acknowledge
 
@@ -69,7 +71,7 @@ class VoicebotWebSocketApi(Construct):
             "Api",
             api_name=f"{Stack.of(self).stack_name}-websocket",
             description="Voicebot: transcripts, answers and audio for the chat page",
-            route_selection_expression=WEBSOCKET_ROUTE_SELECTION,
+            route_selection_expression=ROUTE_SELECTION_EXPRESSION,
         )
         access_logs = logs.LogGroup(
             self, "AccessLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
@@ -96,11 +98,11 @@ class VoicebotWebSocketApi(Construct):
         return self.stage.url
 
     def add_routes(self, functions: dict[str, lambda_.IFunction]) -> None:
-        for route_key, function_key in WEBSOCKET_ROUTES.items():
+        for spec in WEBSOCKET_ROUTES:
             route = self.api.add_route(
-                route_key,
+                spec.route_key,
                 integration=integrations.WebSocketLambdaIntegration(
-                    f"{_route_id(route_key)}Integration", functions[function_key]
+                    f"{_route_id(spec.route_key)}Integration", functions[spec.function]
                 ),
             )
             acknowledge(

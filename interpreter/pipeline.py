@@ -14,8 +14,9 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from voicebot.contract.wire import MAX_TEXT_CHARS, TranscriptPost
+
 from .events import AudioFrame, FinalTranscript, TranscriptEvent
-from .publisher import MAX_TEXT_CHARS, TranscriptPost
 from .recognizers import Recognizer, RecognizerStream
 from .sources import AudioSource
 from .vad import UtteranceEnded, UtteranceStarted, VoiceGate
@@ -58,7 +59,13 @@ class UtteranceNumbering:
             # An empty text is not postable (1..2000 chars); an unchanged partial is noise.
             if not text or (not final and text == segment.last_text) or segment.seq < 0:
                 return None
-            post = TranscriptPost(segment.utterance_id, segment.seq, text, final, self._lang)
+            post = TranscriptPost(
+                utteranceId=segment.utterance_id,
+                seq=segment.seq,
+                text=text,
+                final=final,
+                lang=self._lang,
+            )
             segment.last_text = text
             segment.seq = -1 if final else segment.seq + 1  # -1: closed, ignore anything later
             return post

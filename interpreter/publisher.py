@@ -13,14 +13,12 @@ import asyncio
 import logging
 import random
 from collections import deque
-from dataclasses import dataclass
-from typing import Any
 
 import httpx
 
-log = logging.getLogger(__name__)
+from voicebot.contract.wire import TranscriptPost
 
-MAX_TEXT_CHARS = 2000  # PROTOCOL.md: text is 1..2000 characters
+log = logging.getLogger(__name__)
 
 
 class ApiAuthError(RuntimeError):
@@ -29,26 +27,6 @@ class ApiAuthError(RuntimeError):
 
 class ApiUnavailableError(RuntimeError):
     """The API could not be reached (or is not a Voicebot API) when the interpreter started."""
-
-
-@dataclass(frozen=True, slots=True)
-class TranscriptPost:
-    utterance_id: str
-    seq: int
-    text: str
-    final: bool
-    lang: str | None = None
-
-    def body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "utteranceId": self.utterance_id,
-            "seq": self.seq,
-            "text": self.text,
-            "final": self.final,
-        }
-        if self.lang:
-            body["lang"] = self.lang
-        return body
 
 
 class TranscriptPublisher:
@@ -97,9 +75,7 @@ class TranscriptPublisher:
 
     def submit(self, post: TranscriptPost) -> None:
         """Queue a transcript; never blocks, so the audio path never waits on the network."""
-        superseded = [
-            p for p in self._outbox if p.utterance_id == post.utterance_id and not p.final
-        ]
+        superseded = [p for p in self._outbox if p.utteranceId == post.utteranceId and not p.final]
         for stale in superseded:
             self._outbox.remove(stale)
         self.dropped_partials += len(superseded)
@@ -179,16 +155,14 @@ class TranscriptPublisher:
         elif status == 409:
             # utterance_closed: the final is already there (say, our earlier try got through
             # but its answer was lost). The post has nothing left to do.
-            log.debug(
-                "409 for %s seq %d: %s", post.utterance_id, post.seq, _error_message(response)
-            )
+            log.debug("409 for %s seq %d: %s", post.utteranceId, post.seq, _error_message(response))
         else:
             # 400/413 and the like: the same request would fail the same way again.
             log.error("API rejected a transcript (HTTP %d): %s", status, _error_message(response))
         return None
 
     def _is_superseded(self, post: TranscriptPost) -> bool:
-        return any(p.utterance_id == post.utterance_id for p in self._outbox)
+        return any(p.utteranceId == post.utteranceId for p in self._outbox)
 
 
 def _error_message(response: httpx.Response) -> str:

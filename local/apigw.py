@@ -123,17 +123,6 @@ def websocket_event(
     return event
 
 
-def route_key_for(body: str | None) -> str:
-    """WebSocket route selection, as the API's ``$request.body.action`` expression does it."""
-    import json
-
-    try:
-        action = json.loads(body or "").get("action")
-    except (ValueError, AttributeError):
-        return "$default"
-    return action if action in ("chat", "cancel", "resume", "ping") else "$default"
-
-
 def response_body(response: dict[str, Any]) -> bytes:
     """The bytes a proxy integration response stands for (binary bodies are base64)."""
     body = response.get("body") or ""

@@ -19,31 +19,20 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from .apigw import STAGE, response_body, rest_event, route_key_for, websocket_event
+from voicebot.contract import routes
+
+from .apigw import STAGE, response_body, rest_event, websocket_event
 from .connections import ConnectionHub, management_endpoint
 from .invoke import HandlerInvoker
 from .mic import MicService
 from .options import StackOptions
+from .responses import deny, error_response
 
 logger = logging.getLogger("local.app")
-
-# REST resource → handler module, as the CDK stack wires API Gateway to the functions.
-REST_ROUTES = {
-    "/api/sessions": "sessions",
-    "/api/sessions/refresh": "sessions",
-    "/api/transcripts": "transcripts",
-    "/api/speech": "speech",
-    "/api/history": "history",
-    "/api/health": "health",
-}
 
 _PLACEHOLDER_PAGE = """<!doctype html><meta charset="utf-8"><title>Voicebot local stack</title>
 <p>The local stack is running, but <code>web/index.html</code> is missing.
 The API is at <code>/api</code>, the WebSocket at <code>/ws</code>.</p>"""
-
-
-def error_response(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
 
 def _title_case(headers: Any) -> dict[str, str]:
@@ -89,7 +78,9 @@ class ApiTwin:
 
     async def rest(self, request: Request) -> Response:
         path = request.url.path
-        module = REST_ROUTES.get(path.rstrip("/") or "/")
+        # As API Gateway: a known resource reaches its function, which answers any method it
+        # does not serve (404) and the CORS preflight.
+        module = next((r.function for r in routes.REST_ROUTES if r.path == path.rstrip("/")), None)
         if module is None:
             return error_response(404, "not_found", "No such route.")
         body = bytearray()
@@ -122,7 +113,7 @@ class ApiTwin:
         page = self._hub.open(client_ip, websocket.headers.get("user-agent", ""))
         connection_id = page.connection_id
         connect = websocket_event(
-            "$connect",
+            routes.CONNECT.route_key,
             connection_id,
             domain_name=self._domain,
             query=dict(websocket.query_params),
@@ -130,7 +121,8 @@ class ApiTwin:
             source_ip=client_ip,
         )
         try:
-            status = int((await self._invoker.invoke("ws_connect", connect)).get("statusCode", 500))
+            result = await self._invoker.invoke(routes.CONNECT.function, connect)
+            status = int(result.get("statusCode", 500))
         except Exception:
             logger.exception("$connect failed")
             status = 500
@@ -149,24 +141,25 @@ class ApiTwin:
                 body = message.get("text")
                 if body is None:
                     body = (message.get("bytes") or b"").decode("utf-8", errors="replace")
-                route = route_key_for(body)
+                route = routes.route_key_for(body)
                 event = websocket_event(
                     route, connection_id, domain_name=self._domain, body=body, source_ip=client_ip
                 )
                 # Each message is its own invocation and the loop keeps receiving, so a cancel
                 # reaches the stack while the chat turn it cancels is still streaming.
-                self._invoker.invoke_in_background(
-                    "chat" if route == "chat" else "ws_messages", event
-                )
+                self._invoker.invoke_in_background(routes.websocket_function(route), event)
         except WebSocketDisconnect:
             pass
         finally:
             self._hub.discard(connection_id)
             pump.cancel()
             disconnect = websocket_event(
-                "$disconnect", connection_id, domain_name=self._domain, source_ip=client_ip
+                routes.DISCONNECT.route_key,
+                connection_id,
+                domain_name=self._domain,
+                source_ip=client_ip,
             )
-            self._invoker.invoke_in_background("ws_disconnect", disconnect)
+            self._invoker.invoke_in_background(routes.DISCONNECT.function, disconnect)
 
     # ---- the page ------------------------------------------------------------------------------
 
@@ -199,18 +192,6 @@ class ApiTwin:
             await deny(websocket, 404)
             return
         await self._mic.serve(websocket)
-
-
-async def deny(websocket: WebSocket, status: int) -> None:
-    """Refuse a WebSocket handshake with an HTTP status: the socket is never accepted."""
-    code = {401: "unauthorized", 403: "forbidden", 404: "not_found"}.get(status, "unavailable")
-    try:
-        await websocket.send_denial_response(
-            error_response(status, code, "The connection was refused.")
-        )
-    except RuntimeError:
-        # A server without the denial-response extension answers a close-before-accept with 403.
-        await websocket.close(1008)
 
 
 def build_app(twin: ApiTwin, hub: ConnectionHub, web_dir: Path) -> Starlette:

@@ -1,8 +1,9 @@
 """Which engine serves each port, and the environment that tells the handlers so.
 
-The handlers read configuration once, from environment variables (``voicebot.config``); the
-stack only ever speaks to them that way, so what runs here is what runs on Lambda with other
-settings. This module decides those settings from the command line and what the machine has.
+The handlers read configuration once, from the environment variables of the contract's settings
+classes (``voicebot.contract.settings``); the stack only ever speaks to them that way (through
+``wiring.configure``), so what runs here is what runs on Lambda with other settings. This module
+decides those settings from the command line and what the machine has.
 """
 
 from __future__ import annotations
@@ -14,6 +15,16 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from voicebot.contract.settings import (
+    ChatSettings,
+    ConnectionsSettings,
+    HistorySettings,
+    RedisSettings,
+    ServiceSettings,
+    SpeechSettings,
+    TokenSettings,
+)
 
 from .apigw import STAGE
 from .options import RIVA_API_KEY_VARIABLE, StackOptions
@@ -106,23 +117,23 @@ def recognizer_settings(options: StackOptions) -> Settings:
 def riva_tts_environment(options: StackOptions) -> dict[str, str]:
     """``TTS_PROVIDER=riva``'s settings for the chat handler (``RIVA_TTS_*``, docs/RIVA.md)."""
     riva = options.riva
-    env = {
-        "RIVA_TTS_URL": riva.tts_url,
-        "RIVA_TTS_USE_SSL": "true" if riva.use_ssl else "false",
+    values: dict[str, object] = {
+        "riva_tts_url": riva.tts_url,
+        "riva_tts_use_ssl": riva.use_ssl,
         # Not the turn's language: Riva has no Korean voice (options refuse that pairing).
-        "RIVA_TTS_LANGUAGE": riva.tts_language,
+        "riva_tts_language": riva.tts_language,
     }
     if riva.ssl_cert:
-        env["RIVA_TTS_SSL_CERT"] = str(riva.ssl_cert)
+        values["riva_tts_ssl_cert"] = riva.ssl_cert
     if riva.tts_function_id:
-        env["RIVA_TTS_FUNCTION_ID"] = riva.tts_function_id
+        values["riva_tts_function_id"] = riva.tts_function_id
     if riva.tts_voice:
-        env["RIVA_TTS_VOICE"] = riva.tts_voice
+        values["riva_tts_voice"] = riva.tts_voice
     # One exported key serves recognition and synthesis, as one NGC key does on hosted NIM.
     key = os.environ.get(RIVA_API_KEY_VARIABLE)
-    if key and "RIVA_TTS_API_KEY" not in os.environ:
-        env["RIVA_TTS_API_KEY"] = key
-    return env
+    if key and SpeechSettings.variable("riva_tts_api_key") not in os.environ:
+        values["riva_tts_api_key"] = key
+    return SpeechSettings.environment(**values)
 
 
 def token_secret(data_dir: Path) -> str:
@@ -137,43 +148,62 @@ def token_secret(data_dir: Path) -> str:
 
 
 def chat_environment(options: StackOptions, llm_url: str | None) -> dict[str, str]:
-    env: dict[str, str] = {"CHAT_PROVIDER": options.chat}
+    values: dict[str, object] = {"chat_provider": options.chat}
     if options.chat == "local":
         from .llm import MODEL_ALIAS
 
         # The packaged model, or another base model's completion server named by the user.
         endpoint = options.chat_endpoint or llm_url
         assert endpoint is not None
-        model = options.chat_model or MODEL_ALIAS
-        env.update(CHAT_ENDPOINT=endpoint, CHAT_MODEL_ID=model, CHAT_MAX_TOKENS="96")
-        return env
+        values.update(
+            chat_endpoint=endpoint,
+            chat_model_id=options.chat_model or MODEL_ALIAS,
+            chat_max_tokens=96,
+        )
+        return ChatSettings.environment(**values)
     if options.chat_endpoint:
-        env["CHAT_ENDPOINT"] = options.chat_endpoint
+        values["chat_endpoint"] = options.chat_endpoint
     if options.chat_model:
-        env["CHAT_MODEL_ID"] = options.chat_model
-    if options.chat == "nvidia" and "CHAT_API_KEY" not in os.environ:
-        key = os.environ.get("NVIDIA_API_KEY")
+        values["chat_model_id"] = options.chat_model
+    # The vendor's usual variable, unless the user set the setting's own.
+    vendor_key = {"nvidia": "NVIDIA_API_KEY", "openai": "OPENAI_API_KEY"}.get(options.chat)
+    if vendor_key and ChatSettings.variable("chat_api_key") not in os.environ:
+        key = os.environ.get(vendor_key)
         if key:
-            env["CHAT_API_KEY"] = key
-    if options.chat == "openai" and "CHAT_API_KEY" not in os.environ:
-        key = os.environ.get("OPENAI_API_KEY")
-        if key:
-            env["CHAT_API_KEY"] = key
-    return env
+            values["chat_api_key"] = key
+    return ChatSettings.environment(**values)
 
 
 def handler_environment(options: StackOptions, endpoints: Endpoints) -> dict[str, str]:
-    """Everything the handlers read, for this stack. Set before the first handler call."""
+    """The settings the handlers read, for this stack (given to ``wiring.configure``)."""
     env: dict[str, str] = {
-        "TOKEN_SECRET": token_secret(options.data_dir),
-        "REDIS_URL": endpoints.redis_url,
+        **TokenSettings.environment(token_secret=token_secret(options.data_dir)),
+        **RedisSettings.environment(redis_url=endpoints.redis_url),
         # The transcripts function has no WebSocket event to derive the management URL from.
-        "CONNECTIONS_ENDPOINT": f"http://127.0.0.1:{options.port}/{STAGE}",
-        "HISTORY_TABLE": HISTORY_TABLE,
-        "DYNAMODB_ENDPOINT": endpoints.dynamodb_url,
-        "TTS_PROVIDER": options.tts,
-        "TTS_LANGUAGE": options.language,
-        "CORS_ORIGIN": options.base_url,
+        **ConnectionsSettings.environment(
+            connections_endpoint=f"http://127.0.0.1:{options.port}/{STAGE}"
+        ),
+        **HistorySettings.environment(
+            history_table=HISTORY_TABLE, dynamodb_endpoint=endpoints.dynamodb_url
+        ),
+        **SpeechSettings.environment(tts_provider=options.tts, tts_language=options.language),
+        **ServiceSettings.environment(cors_origin=options.base_url),
+    }
+    env.update(chat_environment(options, endpoints.llm_url))
+    if options.tts == "riva":
+        env.update(riva_tts_environment(options))
+    if options.voice:
+        env.update(SpeechSettings.environment(tts_voice=options.voice))
+    return env
+
+
+def sdk_environment(options: StackOptions) -> dict[str, str]:
+    """What Powertools and botocore read, which only ever look at the process environment.
+
+    Not the core's settings (those go through ``wiring.configure``): the logger's level, no
+    tracing or EMF metrics here, and credentials and a region for boto3 to sign with.
+    """
+    env: dict[str, str] = {
         "POWERTOOLS_SERVICE_NAME": "voicebot-local",
         "POWERTOOLS_LOG_LEVEL": options.log_level,
         "POWERTOOLS_TRACE_DISABLED": "true",
@@ -181,11 +211,6 @@ def handler_environment(options: StackOptions, endpoints: Endpoints) -> dict[str
         "POWERTOOLS_METRICS_DISABLED": "true",
         "POWERTOOLS_METRICS_NAMESPACE": "VoicebotLocal",
     }
-    env.update(chat_environment(options, endpoints.llm_url))
-    if options.tts == "riva":
-        env.update(riva_tts_environment(options))
-    if options.voice:
-        env["TTS_VOICE"] = options.voice
     if not aws_credentials_available():
         # boto3 must sign requests to the local DynamoDB and @connections endpoints; any
         # credentials do. Real ones, when present, are left alone for Bedrock and Polly.

@@ -19,21 +19,12 @@ from typing import Any
 import anyio.to_thread
 from anyio import CapacityLimiter
 
+from voicebot import runtime
+from voicebot.contract.routes import FUNCTIONS
+
 from .apigw import LambdaContext
 
 logger = logging.getLogger("local.invoke")
-
-HANDLER_MODULES = (
-    "sessions",
-    "transcripts",
-    "speech",
-    "history",
-    "health",
-    "ws_connect",
-    "ws_disconnect",
-    "ws_messages",
-    "chat",
-)
 
 
 class HandlerInvoker:
@@ -44,10 +35,8 @@ class HandlerInvoker:
 
     def load(self) -> None:
         """Import every handler once the environment is set (cold start, before ``ready``)."""
-        for name in HANDLER_MODULES:
-            self._modules[name] = importlib.import_module(f"handlers.{name}")
-        from voicebot import runtime
-
+        for spec in FUNCTIONS:
+            self._modules[spec.key] = importlib.import_module(spec.module)
         # The handlers' async code runs boto3 calls (DynamoDB, @connections) through
         # asyncio.to_thread on the shared loop, whose default pool has only cpu+4 threads: widen it
         # so 50+ concurrent turns are not queued behind each other's posts.

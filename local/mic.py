@@ -22,21 +22,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Literal
 
 import anyio.to_thread
+from pydantic import ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from interpreter.events import SAMPLE_RATE, AudioFrame
 from interpreter.pipeline import UtteranceNumbering
 from interpreter.recognizers import Recognizer, RecognizerError, RecognizerStream
+from voicebot import runtime, wiring
+from voicebot.contract.wire import (
+    ErrorEvent,
+    MicEnd,
+    MicStatusEvent,
+    MicUtteranceEvent,
+    ServerEvent,
+    TranscriptPost,
+)
+from voicebot.errors import ApiError, ServiceUnavailable
+from voicebot.protocol import encode_event
 
-if TYPE_CHECKING:
-    from interpreter.publisher import TranscriptPost
+from .responses import deny
 
 logger = logging.getLogger("local.mic")
 
@@ -85,10 +95,6 @@ class MicService:
         self.recognizer = recognizer
 
     async def serve(self, websocket: WebSocket) -> None:
-        from voicebot.errors import ApiError
-
-        from .app import deny
-
         try:
             user_id = await anyio.to_thread.run_sync(_verify, websocket.query_params.get("token"))
         except ApiError:
@@ -113,8 +119,6 @@ class MicService:
 
 
 def _verify(token: str | None) -> str:
-    from voicebot import wiring
-
     return wiring.signer().verify(token, "client").user_id
 
 
@@ -131,17 +135,17 @@ class MicSession:
         # while the next utterance streams.
         self._readers: set[asyncio.Task[None]] = set()
 
-    async def send(self, message: dict[str, Any]) -> None:
+    async def send(self, event: ServerEvent) -> None:
         # Readers of consecutive utterances may report at once; a frame must not interleave.
         async with self._send_lock:
             with contextlib.suppress(RuntimeError, WebSocketDisconnect):
-                await self._ws.send_text(json.dumps(message))
+                await self._ws.send_text(encode_event(event).decode("utf-8"))
 
-    async def status(self, state: str) -> None:
-        await self.send({"type": "status", "state": state})
+    async def status(self, state: Literal["loading", "listening"]) -> None:
+        await self.send(MicStatusEvent(state=state))
 
     async def error(self, code: str, message: str) -> None:
-        await self.send({"type": "error", "code": code, "message": message})
+        await self.send(ErrorEvent(code=code, message=message))
 
     async def run(self, recognizer: Recognizer) -> None:
         try:
@@ -193,15 +197,8 @@ class MicSession:
             await self.error("internal_error", "The recognizer failed.")
 
     async def _publish(self, post: TranscriptPost) -> None:
-        from voicebot import runtime, wiring
-        from voicebot.errors import ApiError, ServiceUnavailable
-        from voicebot.protocol import TranscriptPost as RelayPost
-
         # "mic-" tells the page's own microphone apart from an interpreter's utterances.
-        utterance_id = f"mic-{post.utterance_id}"
-        relayed = RelayPost(
-            utteranceId=utterance_id, seq=post.seq, text=post.text, final=post.final, lang=post.lang
-        )
+        relayed = post.model_copy(update={"utteranceId": f"mic-{post.utteranceId}"})
         try:
             await anyio.to_thread.run_sync(
                 lambda: runtime.run(wiring.transcript_relay().publish(self._user_id, relayed))
@@ -211,11 +208,12 @@ class MicSession:
             await self.error("not_published", str(exc))
             return
         if post.final:
-            await self.send({"type": "utterance", "utteranceId": utterance_id, "final": True})
+            await self.send(MicUtteranceEvent(utteranceId=relayed.utteranceId, final=True))
 
 
 def _is_end(text: str) -> bool:
     try:
-        return bool(json.loads(text).get("type") == "end")
-    except (ValueError, AttributeError):
+        MicEnd.model_validate_json(text)
+    except ValidationError:
         return False
+    return True

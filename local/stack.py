@@ -7,12 +7,13 @@ import contextlib
 import logging
 import os
 import socket
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import uvicorn
+
+from voicebot import wiring
+from voicebot.config import service_settings
 
 from .app import ApiTwin, build_app
 from .children import ChildProcess
@@ -26,6 +27,7 @@ from .engines import (
     handler_environment,
     recognizer_settings,
     riva_client_missing,
+    sdk_environment,
     uses_aws,
 )
 from .invoke import HandlerInvoker
@@ -34,7 +36,6 @@ from .options import StackOptions
 from .redis_server import EmbeddedRedis, free_port
 
 logger = logging.getLogger("local")
-REPO = Path(__file__).resolve().parent.parent
 
 
 class LocalStack:
@@ -103,16 +104,14 @@ class LocalStack:
     # ---- handlers ------------------------------------------------------------------------------
 
     def configure_handlers(self, endpoints: Endpoints) -> HandlerInvoker:
-        env = handler_environment(self.options, endpoints)
-        if env.get("AWS_ACCESS_KEY_ID") == "local":
+        sdk = sdk_environment(self.options)
+        if sdk.get("AWS_ACCESS_KEY_ID") == "local":
             os.environ.pop("AWS_SESSION_TOKEN", None)
-        os.environ.update(env)
-        lambdas = str(REPO / "lambdas")
-        if lambdas not in sys.path:
-            sys.path.insert(0, lambdas)
-        from voicebot import wiring
-
-        wiring.reset()  # settings are read once: make sure it is this environment they read
+        # Powertools and boto3 read only the process environment; they are not the core.
+        os.environ.update(sdk)
+        # The core's settings: what the user exported, then this stack's choices on top (as a
+        # Lambda function's environment holds what the deployment set).
+        wiring.configure({**os.environ, **handler_environment(self.options, endpoints)})
         ensure_history_table(endpoints.dynamodb_url, HISTORY_TABLE, _region())
         invoker = HandlerInvoker()
         invoker.load()
@@ -161,7 +160,6 @@ class LocalStack:
         try:
             mic = self._microphone()
             invoker = self.configure_handlers(endpoints)
-            from voicebot.config import service_settings
 
             hub = ConnectionHub()
             twin = ApiTwin(
@@ -198,8 +196,6 @@ class LocalStack:
         started: float,
     ) -> None:
         if self.options.connections == "in-process":
-            from voicebot import wiring
-
             wiring.use_connection_poster(InProcessPoster(hub, asyncio.get_running_loop()))
         serving = asyncio.create_task(server.serve())
         while not server.started:

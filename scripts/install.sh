@@ -44,6 +44,9 @@ if [ "$mode" = test ]; then
 fi
 say "pip install (${mode})"
 .venv/bin/python -m pip install -q --disable-pip-version-check "${requirements[@]}"
+# The core (lambdas/voicebot) and the handlers as an editable package: local/, interpreter/, cdk/,
+# bench/ and tests/ import them like any installed package.
+.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
 
 # ---- Node (the pinned CDK CLI, only for tests and deploys) -------------------------------------
 if [ "$mode" = test ] && [ -f package-lock.json ] && [ ! -d node_modules/aws-cdk ]; then

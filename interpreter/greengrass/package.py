@@ -21,6 +21,10 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1]
 REPO = PACKAGE_DIR.parent
 RECIPE = Path(__file__).with_name("recipe.yaml")
 REQUIREMENTS = REPO / "requirements" / "interpreter.txt"
+# The interpreter speaks the wire contract's own models: ship that one package of the core (it
+# needs pydantic only), not the rest of it.
+CORE = REPO / "lambdas"
+CONTRACT_FILES = ("voicebot/__init__.py", "voicebot/contract/*.py")
 COMPONENT = "com.voicebot.Interpreter"
 ARTIFACT = "voicebot-interpreter.zip"
 _TEMPLATE_VERSION = "1.0.0"
@@ -50,6 +54,9 @@ def build(out: Path, *, bucket: str, version: str) -> tuple[Path, Path]:
         for path in sorted(PACKAGE_DIR.rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts:
                 archive.write(path, path.relative_to(REPO).as_posix())
+        for pattern in CONTRACT_FILES:
+            for path in sorted(CORE.glob(pattern)):
+                archive.write(path, path.relative_to(CORE).as_posix())
         archive.writestr("requirements.txt", device_requirements(REQUIREMENTS.read_text()))
     recipe = recipe_dir / f"{COMPONENT}-{version}.yaml"
     recipe.write_text(render_recipe(RECIPE.read_text(), bucket=bucket, version=version))

@@ -11,9 +11,10 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent, e
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from voicebot import runtime, wiring
+from voicebot.contract.wire import ChatAction
 from voicebot.errors import ApiError, ServiceUnavailable, service_unavailable
 from voicebot.ports import ConnectionPoster
-from voicebot.protocol import ChatAction, parse_client_action
+from voicebot.protocol import parse_client_action
 from voicebot.websocket import OK, poster_for, send_error, user_of
 
 from ._observability import logger, metrics, tracer
@@ -27,7 +28,7 @@ async def _chat(body: str | None, connection_id: str, poster: ConnectionPoster) 
         if not isinstance(action, ChatAction):
             raise ApiError(400, "wrong_route", "Only chat is handled by the chat route.")
         user_id = await user_of(connection_id)
-        if not await wiring.transcript_bus().claim_turn(user_id, action.turnId):
+        if not await wiring.turn_claims().claim_turn(user_id, action.turnId):
             # Another page of this user (or a resent message) already asked this turn.
             raise ApiError(409, "duplicate_turn", "This turn is already being answered.")
     except ApiError as exc:

@@ -6,6 +6,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent, e
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from voicebot import runtime, wiring
+from voicebot.contract import routes
 from voicebot.errors import bad_request
 from voicebot.http import HttpResponse, dispatch, require
 
@@ -35,7 +36,7 @@ def clear_history(event: APIGatewayProxyEvent) -> HttpResponse:
     return HttpResponse(204)
 
 
-ROUTES = {("GET", "/api/history"): list_history, ("DELETE", "/api/history"): clear_history}
+ROUTES = {routes.LIST_HISTORY: list_history, routes.CLEAR_HISTORY: clear_history}
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -7,8 +7,10 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent, e
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from voicebot import wiring
+from voicebot.contract import routes
+from voicebot.contract.wire import SessionRequest
 from voicebot.http import HttpResponse, dispatch, json_body, require
-from voicebot.protocol import SessionRequest, parse_model
+from voicebot.protocol import parse_model
 
 from ._observability import logger, metrics, tracer
 
@@ -29,10 +31,7 @@ def refresh_session(event: APIGatewayProxyEvent) -> HttpResponse:
     return HttpResponse(200, wiring.session_service().refresh(claims))
 
 
-ROUTES = {
-    ("POST", "/api/sessions"): create_session,
-    ("POST", "/api/sessions/refresh"): refresh_session,
-}
+ROUTES = {routes.CREATE_SESSION: create_session, routes.REFRESH_SESSION: refresh_session}
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -7,8 +7,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from voicebot import runtime, wiring
 from voicebot.config import speech_settings
+from voicebot.contract import routes
+from voicebot.contract.wire import SpeechRequest
 from voicebot.http import HttpResponse, dispatch, json_body, require
-from voicebot.protocol import SpeechRequest, parse_model
+from voicebot.protocol import parse_model
 
 from ._observability import logger, metrics, tracer
 
@@ -31,4 +33,4 @@ def synthesize(event: APIGatewayProxyEvent) -> HttpResponse:
 @metrics.log_metrics
 @event_source(data_class=APIGatewayProxyEvent)
 def handler(event: APIGatewayProxyEvent, context: LambdaContext) -> dict[str, Any]:
-    return dispatch(event, {("POST", "/api/speech"): synthesize})
+    return dispatch(event, {routes.SYNTHESIZE_SPEECH: synthesize})

@@ -7,8 +7,10 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent, e
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from voicebot import runtime, wiring
+from voicebot.contract import routes
+from voicebot.contract.wire import TranscriptPost
 from voicebot.http import HttpResponse, dispatch, json_body, require
-from voicebot.protocol import TranscriptPost, parse_model
+from voicebot.protocol import parse_model
 
 from ._observability import logger, metrics, tracer
 
@@ -27,4 +29,4 @@ def publish_transcript(event: APIGatewayProxyEvent) -> HttpResponse:
 @metrics.log_metrics
 @event_source(data_class=APIGatewayProxyEvent)
 def handler(event: APIGatewayProxyEvent, context: LambdaContext) -> dict[str, Any]:
-    return dispatch(event, {("POST", "/api/transcripts"): publish_transcript})
+    return dispatch(event, {routes.PUBLISH_TRANSCRIPT: publish_transcript})

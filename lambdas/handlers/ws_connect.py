@@ -23,7 +23,7 @@ def handler(event: APIGatewayProxyEvent, context: LambdaContext) -> dict[str, An
     connection_id = event.request_context.connection_id
     try:
         claims = wiring.signer().verify(token, "client")
-        runtime.run(wiring.transcript_bus().register(claims.user_id, str(connection_id)))
+        runtime.run(wiring.connection_registry().register(claims.user_id, str(connection_id)))
     except ApiError as exc:
         logger.info("connection refused", extra={"reason": exc.code})
         return {"statusCode": 401}

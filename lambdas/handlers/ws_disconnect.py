@@ -16,7 +16,9 @@ from ._observability import logger, tracer
 @event_source(data_class=APIGatewayProxyEvent)
 def handler(event: APIGatewayProxyEvent, context: LambdaContext) -> dict[str, Any]:
     try:
-        runtime.run(wiring.transcript_bus().unregister(str(event.request_context.connection_id)))
+        runtime.run(
+            wiring.connection_registry().unregister(str(event.request_context.connection_id))
+        )
     except ServiceUnavailable:
         # The registry entry expires by itself, and a post to a gone connection removes it too.
         logger.warning("could not unregister the connection")

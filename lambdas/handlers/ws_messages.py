@@ -6,16 +6,10 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent, e
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from voicebot import runtime, wiring
+from voicebot.contract.wire import CancelAction, PingAction, PongEvent, ResumeAction
 from voicebot.errors import ApiError, ServiceUnavailable, service_unavailable
 from voicebot.ports import ConnectionPoster
-from voicebot.protocol import (
-    CancelAction,
-    PingAction,
-    ResumeAction,
-    encode_event,
-    parse_client_action,
-    pong_event,
-)
+from voicebot.protocol import encode_event, parse_client_action
 from voicebot.websocket import OK, poster_for, send_error, user_of
 
 from ._observability import logger, tracer
@@ -28,10 +22,10 @@ async def _handle(body: str | None, connection_id: str, poster: ConnectionPoster
         turn_id = getattr(action, "turnId", None)
         user_id = await user_of(connection_id)
         if isinstance(action, PingAction):
-            await poster.post(connection_id, encode_event(pong_event()))
+            await poster.post(connection_id, encode_event(PongEvent()))
         elif isinstance(action, CancelAction):
             # A running turn reads the flag; a finished one is corrected in the history.
-            await wiring.transcript_bus().request_cancel(user_id, action.turnId, action.heard)
+            await wiring.cancel_flags().request_cancel(user_id, action.turnId, action.heard)
             await wiring.history_service().record_heard(user_id, action.turnId, action.heard)
         elif isinstance(action, ResumeAction):
             sent = await wiring.transcript_relay().resume(user_id, connection_id, action.after)

@@ -32,5 +32,25 @@ class ServiceUnavailable(Exception):
     """Raised by adapters when Redis, DynamoDB or another backing service cannot be reached."""
 
 
-class ProviderThrottled(Exception):
+class ProviderError(Exception):
+    """A model or speech provider failed; adapters translate their vendor's errors into this.
+
+    ``retryable`` says whether the same request may succeed later (throttling, a 5xx, a dropped
+    connection) or never will (a refused model id, bad input). ``code`` is the protocol's error
+    code the page is told. The core decides on these fields, never on vendor class names.
+    """
+
+    code = "provider_error"
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class ProviderThrottled(ProviderError):
     """Raised when a model or speech provider keeps throttling after retries."""
+
+    code = "throttled"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=True)

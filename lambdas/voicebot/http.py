@@ -19,6 +19,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from . import wiring
 from .config import service_settings
+from .contract.routes import RestRoute
 from .errors import ApiError, ProviderThrottled, ServiceUnavailable
 from .protocol import parse_json_object
 from .tokens import Claims, Scope, bearer
@@ -61,15 +62,17 @@ def _proxy_response(response: HttpResponse) -> dict[str, Any]:
     return result
 
 
-def dispatch(
-    event: APIGatewayProxyEvent, routes: Mapping[tuple[str, str], Route]
-) -> dict[str, Any]:
-    """Run the route for this method and path; map every failure to the protocol's error body."""
+def dispatch(event: APIGatewayProxyEvent, routes: Mapping[RestRoute, Route]) -> dict[str, Any]:
+    """Run the route for this method and path; map every failure to the protocol's error body.
+
+    ``routes`` maps the contract's route objects (``voicebot.contract.routes``) to this
+    function's implementations of them, so no path is written twice.
+    """
     method, path = event.http_method.upper(), event.path.rstrip("/") or "/"
-    route = routes.get((method, path))
+    route = next((fn for r, fn in routes.items() if (r.method, r.path) == (method, path)), None)
     try:
         if route is None:
-            if method == "OPTIONS" and any(p == path for _, p in routes):
+            if method == "OPTIONS" and any(r.path == path for r in routes):
                 return _proxy_response(_preflight(routes, path))
             raise ApiError(404, "not_found", "No such route.")
         return _proxy_response(route(event))
@@ -88,8 +91,8 @@ def dispatch(
         return _proxy_response(_error(500, "internal_error", "Something went wrong on our side."))
 
 
-def _preflight(routes: Mapping[tuple[str, str], Route], path: str) -> HttpResponse:
-    methods = sorted({m for m, p in routes if p == path} | {"OPTIONS"})
+def _preflight(routes: Mapping[RestRoute, Route], path: str) -> HttpResponse:
+    methods = sorted({r.method for r in routes if r.path == path} | {"OPTIONS"})
     return HttpResponse(
         204,
         headers={

@@ -1,9 +1,17 @@
-"""Ports: what the services need from the outside world. Adapters implement them."""
+"""Ports: what the services need from the outside world, one narrow interface per concern.
+
+Adapters implement them (Redis serves the first five, DynamoDB the history, Bedrock and the other
+providers the chat model, Polly/espeak/Riva the synthesizer); each service asks only for the
+ports it uses, so its tests can hand it small in-memory versions.
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
+
+from .contract.wire import TranscriptEvent, TranscriptPost
 
 AppendStatus = Literal["new", "repeat", "stale", "closed"]
 
@@ -14,14 +22,8 @@ class AppendResult:
     event_id: str | None
 
 
-@dataclass(frozen=True)
-class StoredEvent:
-    event_id: str
-    event: dict[str, Any]
-
-
-class TranscriptBus(Protocol):
-    """The user's transcript stream and connection registry (Redis on AWS and locally)."""
+class ConnectionRegistry(Protocol):
+    """Which user each open WebSocket connection belongs to."""
 
     async def register(self, user_id: str, connection_id: str) -> None: ...
 
@@ -31,22 +33,30 @@ class TranscriptBus(Protocol):
 
     async def connections(self, user_id: str) -> list[str]: ...
 
-    async def append(
-        self, user_id: str, utterance_id: str, seq: int, final: bool, event: dict[str, Any]
-    ) -> AppendResult: ...
 
-    async def events_after(self, user_id: str, after: str) -> list[StoredEvent]: ...
+class TranscriptStream(Protocol):
+    """The user's bounded, replayable stream of transcript events."""
 
+    async def append(self, user_id: str, post: TranscriptPost) -> AppendResult: ...
+
+    async def events_after(self, user_id: str, after: str) -> list[TranscriptEvent]: ...
+
+
+class DeliveryLedger(Protocol):
     async def claim_delivery(
         self, user_id: str, event_id: str, connection_ids: list[str]
     ) -> list[str]:
         """Mark an event as sent to these connections; return those that had not had it."""
         ...
 
+
+class TurnClaims(Protocol):
     async def claim_turn(self, user_id: str, turn_id: str) -> bool:
         """True the first time a turn id is asked for: a repeated ``chat`` runs no second turn."""
         ...
 
+
+class CancelFlags(Protocol):
     async def request_cancel(self, user_id: str, turn_id: str, heard: int | None) -> None: ...
 
     async def cancel_requested(self, user_id: str, turn_id: str) -> tuple[bool, int | None]: ...
@@ -58,6 +68,22 @@ class ConnectionPoster(Protocol):
     async def post(self, connection_id: str, data: bytes) -> bool:
         """True when sent; False when the connection is gone."""
         ...
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: Literal["system", "user", "assistant"]
+    text: str
+
+
+class ChatModel(Protocol):
+    """A chat model that streams its answer as text pieces.
+
+    Failures are raised as :class:`voicebot.errors.ProviderError` (with ``retryable``) or
+    :class:`voicebot.errors.ServiceUnavailable`; adapters translate their vendor's errors.
+    """
+
+    def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]: ...
 
 
 @dataclass

@@ -6,9 +6,10 @@ from typing import Any
 
 from . import wiring
 from .adapters.connections import endpoint_from_request
+from .contract.wire import ErrorEvent
 from .errors import ApiError
 from .ports import ConnectionPoster
-from .protocol import encode_event, error_event
+from .protocol import encode_event
 
 
 def management_endpoint(request_context: Any) -> str:
@@ -20,7 +21,7 @@ def poster_for(request_context: Any) -> ConnectionPoster:
 
 
 async def user_of(connection_id: str) -> str:
-    user_id = await wiring.transcript_bus().owner(connection_id)
+    user_id = await wiring.connection_registry().owner(connection_id)
     if user_id is None:
         raise ApiError(401, "unauthorized", "This connection is not signed in; reconnect.")
     return user_id
@@ -29,7 +30,8 @@ async def user_of(connection_id: str) -> str:
 async def send_error(
     poster: ConnectionPoster, connection_id: str, exc: ApiError, turn_id: str | None = None
 ) -> None:
-    await poster.post(connection_id, encode_event(error_event(exc.code, exc.message, turn_id)))
+    event = ErrorEvent(code=exc.code, message=exc.message, turnId=turn_id)
+    await poster.post(connection_id, encode_event(event))
 
 
 OK: dict[str, Any] = {"statusCode": 200}

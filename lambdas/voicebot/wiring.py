@@ -6,27 +6,41 @@ This is the only place that reads settings and picks adapters, so handlers stay 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from . import config
 from .config import (
     chat_settings,
     connections_settings,
+    conversation_settings,
     history_settings,
     redis_settings,
     reset_settings,
     service_settings,
+    session_settings,
     speech_settings,
     token_settings,
 )
-from .ports import ConnectionPoster, HistoryStore, Synthesizer, TranscriptBus
+from .ports import (
+    CancelFlags,
+    ConnectionPoster,
+    ConnectionRegistry,
+    DeliveryLedger,
+    HistoryStore,
+    Synthesizer,
+    TranscriptStream,
+    TurnClaims,
+)
 from .services.history import HistoryService
 from .services.relay import TranscriptRelay
 from .services.sessions import SessionService
 from .services.speech import SpeechService
 from .tokens import TokenSigner
 
-if TYPE_CHECKING:  # the chat service pulls in LangChain: only the chat function pays for it
+if TYPE_CHECKING:
+    from .adapters.redis_bus import RedisBus
     from .services.chat import TurnRunner
 
 
@@ -46,12 +60,13 @@ def signer() -> TokenSigner:
         secret = _secret_value(settings.token_secret_arn)
     else:
         raise RuntimeError("Set TOKEN_SECRET or TOKEN_SECRET_ARN.")
-    return TokenSigner(secret.encode(), settings.token_ttl_seconds)
+    # Only the sessions function issues tokens; elsewhere the lifetime is never used.
+    return TokenSigner(secret.encode(), session_settings().token_ttl_seconds)
 
 
 @lru_cache(maxsize=1)
 def session_service() -> SessionService:
-    settings = token_settings()
+    settings = session_settings()
     code: str | None = None
     if settings.access_code is not None:
         code = settings.access_code.get_secret_value()
@@ -61,22 +76,43 @@ def session_service() -> SessionService:
 
 
 @lru_cache(maxsize=1)
-def transcript_bus() -> TranscriptBus:
+def _redis_bus() -> RedisBus:
     import redis.asyncio as aioredis
 
-    from .adapters.redis_bus import RedisTranscriptBus
+    from .adapters.redis_bus import RedisBus
 
     settings = redis_settings()
     kwargs: dict[str, Any] = {"socket_connect_timeout": 2, "socket_timeout": 5}
     if settings.redis_auth_secret_arn:
         kwargs["password"] = _secret_value(settings.redis_auth_secret_arn)
     client = aioredis.from_url(settings.redis_url, **kwargs)
-    return RedisTranscriptBus(
+    return RedisBus(
         client,
         stream_maxlen=settings.transcript_stream_maxlen,
         stream_ttl_seconds=settings.transcript_ttl_seconds,
         connection_ttl_seconds=settings.connection_ttl_seconds,
     )
+
+
+# One Redis client serves every Redis port; each service is handed only the ports it uses.
+def connection_registry() -> ConnectionRegistry:
+    return _redis_bus()
+
+
+def transcript_stream() -> TranscriptStream:
+    return _redis_bus()
+
+
+def delivery_ledger() -> DeliveryLedger:
+    return _redis_bus()
+
+
+def turn_claims() -> TurnClaims:
+    return _redis_bus()
+
+
+def cancel_flags() -> CancelFlags:
+    return _redis_bus()
 
 
 _embedded_poster: ConnectionPoster | None = None
@@ -103,7 +139,12 @@ def connection_poster(endpoint_from_event: str | None = None) -> ConnectionPoste
 
 
 def transcript_relay(endpoint_from_event: str | None = None) -> TranscriptRelay:
-    return TranscriptRelay(transcript_bus(), connection_poster(endpoint_from_event))
+    return TranscriptRelay(
+        transcript_stream(),
+        connection_registry(),
+        delivery_ledger(),
+        connection_poster(endpoint_from_event),
+    )
 
 
 @lru_cache(maxsize=1)
@@ -114,7 +155,8 @@ def history_store() -> HistoryStore:
     return DynamoHistoryStore(
         settings.history_table,
         endpoint_url=settings.dynamodb_endpoint,
-        ttl_days=settings.history_ttl_days,
+        # Only the chat turn saves turns; listing, clearing and correcting never use the TTL.
+        ttl_days=conversation_settings().history_ttl_days,
     )
 
 
@@ -177,12 +219,12 @@ def turn_runner() -> TurnRunner:
         model=build_chat_model(chat),
         synthesizer=synthesizer(),
         history=history_store(),
-        bus=transcript_bus(),
+        cancels=cancel_flags(),
         options=TurnOptions(
             system_prompt=chat.system_prompt,
             voice=speech.tts_voice,
             language=speech.tts_language,
-            history_turns=history_settings().history_window_turns,
+            history_turns=conversation_settings().history_window_turns,
             delta_batch_chars=chat.delta_batch_chars,
             delta_batch_ms=chat.delta_batch_ms,
             max_sentence_chars=chat.max_sentence_chars,
@@ -196,13 +238,23 @@ def max_body_bytes() -> int:
     return service_settings().max_body_bytes
 
 
+def configure(environ: Mapping[str, str] | None) -> None:
+    """Build everything from this environment from now on (None: the process environment).
+
+    The local stack and the tests call this with the environment a function would have, instead
+    of editing ``os.environ``; on Lambda nothing calls it.
+    """
+    config.configure(environ)
+    reset()
+
+
 def reset() -> None:
     """Forget every cached adapter and setting (tests and the local stack reconfigure)."""
     reset_settings()
     for fn in (
         signer,
         session_service,
-        transcript_bus,
+        _redis_bus,
         history_store,
         history_service,
         synthesizer,

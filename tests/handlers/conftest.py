@@ -7,8 +7,8 @@ keeps each message separately (moto itself concatenates them) and can mark a pag
 
 from __future__ import annotations
 
+import importlib
 import json
-import os
 import threading
 import time
 from collections import defaultdict
@@ -22,12 +22,21 @@ from moto.apigatewaymanagementapi.models import ApiGatewayManagementApiBackend
 from moto.core.exceptions import ServiceException
 from moto.server import ThreadedMotoServer
 
-from local.apigw import LambdaContext, response_body, rest_event, route_key_for, websocket_event
+from local.apigw import LambdaContext, response_body, rest_event, websocket_event
 from local.dynamodb import ensure_history_table
 from local.redis_server import free_port
 from tests.fakes.bedrock_server import FakeBedrock
 from tests.fakes.polly_server import FakePolly
 from voicebot import wiring
+from voicebot.contract import routes
+from voicebot.contract.settings import (
+    ChatSettings,
+    ConnectionsSettings,
+    HistorySettings,
+    RedisSettings,
+    SpeechSettings,
+    TokenSettings,
+)
 
 TABLE = "voicebot-history-test"
 SECRET = "test-secret-that-is-long-enough-0123456789"
@@ -128,16 +137,9 @@ class Api:
         query: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
     ) -> Response:
-        from handlers import health, history, sessions, speech, transcripts
-
-        module = {
-            "/api/sessions": sessions,
-            "/api/sessions/refresh": sessions,
-            "/api/transcripts": transcripts,
-            "/api/speech": speech,
-            "/api/history": history,
-            "/api/health": health,
-        }[path]
+        # As API Gateway routes the path (any method) to the function that owns it.
+        function = next(r.function for r in routes.REST_ROUTES if r.path == path)
+        module = importlib.import_module(routes.handler_module(function))
         all_headers = {"Content-Type": "application/json", **(headers or {})}
         if token is not None:
             all_headers["Authorization"] = f"Bearer {token}"
@@ -156,7 +158,7 @@ class Api:
 
     # ---- WebSocket ----
     def connect(self, token: str | None) -> tuple[int, str]:
-        from handlers import ws_connect
+        ws_connect = importlib.import_module(routes.CONNECT.module)
 
         self._counter += 1
         connection_id = f"conn{self._counter}{int(time.time() * 1000) % 100000}="
@@ -172,19 +174,18 @@ class Api:
         return connection_id
 
     def disconnect(self, connection_id: str) -> None:
-        from handlers import ws_disconnect
+        ws_disconnect = importlib.import_module(routes.DISCONNECT.module)
 
-        event = websocket_event("$disconnect", connection_id, domain_name=self.domain)
+        event = websocket_event(routes.DISCONNECT.route_key, connection_id, domain_name=self.domain)
         ws_disconnect.handler(event, LambdaContext())
 
     def send(self, connection_id: str, message: Any) -> None:
         """One WebSocket message, routed by ``action`` like the API's route selection."""
-        from handlers import chat, ws_messages
-
         body = message if isinstance(message, str) else json.dumps(message, ensure_ascii=False)
-        route = route_key_for(body)
+        route = routes.route_key_for(body)
         event = websocket_event(route, connection_id, domain_name=self.domain, body=body)
-        (chat if route == "chat" else ws_messages).handler(event, LambdaContext())
+        module = importlib.import_module(routes.handler_module(routes.websocket_function(route)))
+        module.handler(event, LambdaContext())
 
     def send_in_background(self, connection_id: str, message: Any) -> threading.Thread:
         thread = threading.Thread(target=self.send, args=(connection_id, message), daemon=True)
@@ -222,34 +223,41 @@ class Api:
         ]
 
 
+class HandlerEnvironment(dict[str, str]):
+    """The environment the handlers read their settings from (``wiring.configure``)."""
+
+    def set(self, **variables: str) -> None:
+        """Change some variables, as a redeploy with other settings would."""
+        self.update(variables)
+        wiring.configure(self)
+
+
 @pytest.fixture
 def environment(
-    monkeypatch: pytest.MonkeyPatch,
     redis_url: str,
     moto_url: str,
     history_table: str,
     bedrock: FakeBedrock,
     polly: FakePolly,
-) -> dict[str, str]:
-    env = {
-        "TOKEN_SECRET": SECRET,
-        "REDIS_URL": redis_url,
-        "HISTORY_TABLE": history_table,
-        "DYNAMODB_ENDPOINT": moto_url,
-        "CHAT_PROVIDER": "bedrock",
-        "CHAT_ENDPOINT": bedrock.url,
-        "CHAT_REGION": "us-east-1",
-        "TTS_PROVIDER": "polly",
-        "POLLY_ENDPOINT": polly.url,
-        "POLLY_REGION": "us-east-1",
-        # moto serves @connections at the root, not under a stage path as API Gateway does.
-        "CONNECTIONS_ENDPOINT": moto_url,
-    }
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("ACCESS_CODE", raising=False)
-    wiring.reset()
-    return env
+) -> Iterator[HandlerEnvironment]:
+    env = HandlerEnvironment(
+        {
+            **TokenSettings.environment(token_secret=SECRET),
+            **RedisSettings.environment(redis_url=redis_url),
+            **HistorySettings.environment(history_table=history_table, dynamodb_endpoint=moto_url),
+            **ChatSettings.environment(
+                chat_provider="bedrock", chat_endpoint=bedrock.url, chat_region="us-east-1"
+            ),
+            **SpeechSettings.environment(
+                tts_provider="polly", polly_endpoint=polly.url, polly_region="us-east-1"
+            ),
+            # moto serves @connections at the root, not under a stage path as API Gateway does.
+            **ConnectionsSettings.environment(connections_endpoint=moto_url),
+        }
+    )
+    wiring.configure(env)
+    yield env
+    wiring.configure(None)
 
 
 @pytest.fixture
@@ -268,4 +276,3 @@ def api(
     polly.delay, polly.throttle_first_n, polly.fail_all = 0.0, 0, False
     yield Api(moto_url, recorder)
     wiring.reset()
-    os.environ.pop("ACCESS_CODE", None)

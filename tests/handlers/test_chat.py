@@ -87,14 +87,9 @@ def test_audio_stays_in_sentence_order_when_a_later_sentence_synthesizes_first(a
 
 
 def test_the_model_sees_the_system_prompt_the_history_window_and_settings(
-    api, bedrock, monkeypatch
+    api, bedrock, environment
 ):
-    from voicebot import wiring
-
-    monkeypatch.setenv("SYSTEM_PROMPT", "짧게 답하세요.")
-    monkeypatch.setenv("CHAT_MAX_TOKENS", "99")
-    monkeypatch.setenv("HISTORY_WINDOW_TURNS", "1")
-    wiring.reset()
+    environment.set(SYSTEM_PROMPT="짧게 답하세요.", CHAT_MAX_TOKENS="99", HISTORY_WINDOW_TURNS="1")
     page = api.page(api.session()["token"])
     for n, text in enumerate(["하나", "둘", "셋"]):
         bedrock.answer = f"대답 {n}."

@@ -127,11 +127,8 @@ def test_resume_only_replays_the_callers_own_stream(api):
     assert transcripts(api.received(bob_page)) == []
 
 
-def test_the_stream_is_bounded(api, monkeypatch):
-    from voicebot import wiring
-
-    monkeypatch.setenv("TRANSCRIPT_STREAM_MAXLEN", "10")
-    wiring.reset()
+def test_the_stream_is_bounded(api, environment):
+    environment.set(TRANSCRIPT_STREAM_MAXLEN="10")
     alice = api.session()
     for seq in range(300):
         post(api, alice["deviceToken"], utterance="long", seq=seq, text=str(seq))

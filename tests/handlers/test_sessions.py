@@ -29,11 +29,8 @@ def test_refresh_keeps_the_user_and_needs_a_client_token(api):
 
 
 @pytest.mark.parametrize(("code", "status"), [("open-sesame", 201), ("wrong", 401), (None, 401)])
-def test_an_access_code_gates_sessions_when_configured(api, monkeypatch, code, status):
-    from voicebot import wiring
-
-    monkeypatch.setenv("ACCESS_CODE", "open-sesame")
-    wiring.reset()
+def test_an_access_code_gates_sessions_when_configured(api, environment, code, status):
+    environment.set(ACCESS_CODE="open-sesame")
     body = {} if code is None else {"accessCode": code}
     response = api.rest("POST", "/api/sessions", body=body)
     assert response.status == status

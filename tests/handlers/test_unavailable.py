@@ -3,22 +3,19 @@
 import pytest
 
 from local.redis_server import free_port
-from voicebot import wiring
 
 
 @pytest.fixture
-def redis_down(api, monkeypatch):
+def redis_down(api, environment):
     session = api.session()
-    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")
-    wiring.reset()
+    environment.set(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
     return session
 
 
 @pytest.fixture
-def dynamodb_down(api, monkeypatch):
+def dynamodb_down(api, environment):
     session = api.session()
-    monkeypatch.setenv("DYNAMODB_ENDPOINT", f"http://127.0.0.1:{free_port()}")
-    wiring.reset()
+    environment.set(DYNAMODB_ENDPOINT=f"http://127.0.0.1:{free_port()}")
     return session
 
 
@@ -39,10 +36,9 @@ def test_history_answers_503_when_dynamodb_is_down(api, dynamodb_down):
     assert "Traceback" not in response.body.decode()
 
 
-def test_a_turn_reports_an_unavailable_history_as_an_error_event(api, monkeypatch):
+def test_a_turn_reports_an_unavailable_history_as_an_error_event(api, environment):
     page = api.page(api.session()["token"])
-    monkeypatch.setenv("DYNAMODB_ENDPOINT", f"http://127.0.0.1:{free_port()}")
-    wiring.reset()
+    environment.set(DYNAMODB_ENDPOINT=f"http://127.0.0.1:{free_port()}")
     api.send(page, {"action": "chat", "turnId": "t1", "text": "hi"})
     events = api.wait_done(page, "t1", timeout=30)
     assert [e["type"] for e in events] == ["error", "done"]

@@ -7,26 +7,13 @@ import json
 
 import pytest
 
+from voicebot.contract import routes
+
 from .conftest import Synth, flatten, function_ids, ref_id
 
-REST_ROUTES = {
-    ("/api/health", "GET"): "health",
-    ("/api/sessions", "POST"): "sessions",
-    ("/api/sessions/refresh", "POST"): "sessions",
-    ("/api/transcripts", "POST"): "transcripts",
-    ("/api/speech", "POST"): "speech",
-    ("/api/history", "GET"): "history",
-    ("/api/history", "DELETE"): "history",
-}
-WEBSOCKET_ROUTES = {
-    "$connect": "ws_connect",
-    "$disconnect": "ws_disconnect",
-    "$default": "ws_messages",
-    "chat": "chat",
-    "cancel": "ws_messages",
-    "resume": "ws_messages",
-    "ping": "ws_messages",
-}
+# The contract's tables (one definition); tests/unit/test_contract.py holds them to PROTOCOL.md.
+REST_ROUTES = {(r.path, r.method): r.function for r in routes.REST_ROUTES}
+WEBSOCKET_ROUTES = {r.route_key: r.function for r in routes.WEBSOCKET_ROUTES}
 
 
 def _resource_paths(synth: Synth) -> dict[str, str]:

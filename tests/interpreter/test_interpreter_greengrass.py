@@ -86,5 +86,6 @@ def test_the_package_holds_the_code_and_device_requirements_and_a_filled_in_reci
         names = set(archive.namelist())
         requirements = archive.read("requirements.txt").decode()
     assert {"interpreter/__main__.py", "interpreter/recognizers/transcribe.py"} <= names
+    assert {"voicebot/__init__.py", "voicebot/contract/wire.py"} <= names  # the wire models
     assert not any("__pycache__" in name for name in names)
     assert "amazon-transcribe" in requirements and "h2" not in requirements

@@ -17,11 +17,15 @@ from interpreter.publisher import (
 
 
 def partial(utterance: str, seq: int) -> TranscriptPost:
-    return TranscriptPost(utterance, seq, f"{utterance} {seq}", False, "ko-KR")
+    return TranscriptPost(
+        utteranceId=utterance, seq=seq, text=f"{utterance} {seq}", final=False, lang="ko-KR"
+    )
 
 
 def final(utterance: str, seq: int) -> TranscriptPost:
-    return TranscriptPost(utterance, seq, f"{utterance} {seq}.", True, "ko-KR")
+    return TranscriptPost(
+        utteranceId=utterance, seq=seq, text=f"{utterance} {seq}.", final=True, lang="ko-KR"
+    )
 
 
 async def deliver(publisher: TranscriptPublisher) -> None:
@@ -66,7 +70,9 @@ async def test_posts_carry_the_bearer_token_and_the_protocol_body(
     transcripts_api: FakeTranscriptsApi,
 ) -> None:
     publisher = TranscriptPublisher(transcripts_api.url + "/", transcripts_api.token)
-    publisher.submit(TranscriptPost("u-1_x", 7, "안녕하세요", True, "ko-KR"))
+    publisher.submit(
+        TranscriptPost(utteranceId="u-1_x", seq=7, text="안녕하세요", final=True, lang="ko-KR")
+    )
     await deliver(publisher)
     assert transcripts_api.posts == [
         {"utteranceId": "u-1_x", "seq": 7, "text": "안녕하세요", "final": True, "lang": "ko-KR"}

@@ -9,9 +9,9 @@ from interp_fakes import ScriptedRecognizer, SpeechSpan
 
 from interpreter.events import FRAME_MS, AudioFrame
 from interpreter.pipeline import TranscriptionPipeline
-from interpreter.publisher import TranscriptPost
 from interpreter.sources import WavFileSource
 from interpreter.vad import UtteranceEnded, UtteranceStarted, VoiceGate, WebRtcSpeechClassifier
+from voicebot.contract.wire import TranscriptPost
 
 PREROLL_MS = 300
 HANGOVER_MS = 600
@@ -41,7 +41,7 @@ async def test_speech_silence_speech_opens_exactly_two_recognizer_streams(
     assert len(recognizer.streams) == 2
     finals = [p for p in posts if p.final]
     assert [p.text.split()[0] for p in finals] == ["발화1", "발화2"]
-    assert len({p.utterance_id for p in finals}) == 2
+    assert len({p.utteranceId for p in finals}) == 2
 
 
 @pytest.mark.timeout(30)

@@ -17,8 +17,8 @@ pytestmark = pytest.mark.timeout(20)
 
 
 @pytest.fixture
-def riva_tts_env(riva: RivaServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[RivaServer]:
-    for name, value in {
+def riva_tts_variables(riva: RivaServer) -> dict[str, str]:
+    return {
         "TTS_PROVIDER": "riva",
         "RIVA_TTS_URL": riva.url,
         "RIVA_TTS_API_KEY": "nvapi-tts",
@@ -26,11 +26,14 @@ def riva_tts_env(riva: RivaServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[
         "RIVA_TTS_VOICE": "Magpie-Multilingual.EN-US.Aria",
         "RIVA_TTS_LANGUAGE": "en-US",
         "RIVA_TTS_SAMPLE_RATE": "24000",
-    }.items():
-        monkeypatch.setenv(name, value)
-    wiring.reset()
+    }
+
+
+@pytest.fixture
+def riva_tts_env(riva: RivaServer, riva_tts_variables: dict[str, str]) -> Iterator[RivaServer]:
+    wiring.configure(riva_tts_variables)
     yield riva
-    wiring.reset()
+    wiring.configure(None)
 
 
 async def test_tts_provider_riva_speaks_through_riva_and_returns_ogg_vorbis(
@@ -58,11 +61,11 @@ async def test_tts_provider_riva_speaks_through_riva_and_returns_ogg_vorbis(
 
 
 async def test_a_language_riva_cannot_speak_is_a_clear_bad_request(
-    riva_tts_env: RivaServer, monkeypatch: pytest.MonkeyPatch
+    riva_tts_env: RivaServer, riva_tts_variables: dict[str, str]
 ) -> None:
-    monkeypatch.delenv("RIVA_TTS_LANGUAGE")
-    monkeypatch.delenv("RIVA_TTS_VOICE")
-    wiring.reset()
+    del riva_tts_variables["RIVA_TTS_LANGUAGE"]
+    del riva_tts_variables["RIVA_TTS_VOICE"]
+    wiring.configure(riva_tts_variables)
 
     with pytest.raises(ApiError) as refused:
         await wiring.synthesizer().synthesize("안녕하세요.", "Seoyeon", "ko-KR")

@@ -20,15 +20,15 @@ def test_audio_is_split_into_parts_under_the_frame_limit_and_reassembles():
     audio = bytes(range(256)) * 1200  # ~300 KB
     events = audio_events("turn-1", 3, audio)
     assert len(events) > 1
-    assert [e["part"] for e in events] == list(range(len(events)))
-    assert [e["last"] for e in events] == [False] * (len(events) - 1) + [True]
+    assert [e.part for e in events] == list(range(len(events)))
+    assert [e.last for e in events] == [False] * (len(events) - 1) + [True]
     assert all(len(encode_event(e)) <= MAX_WS_MESSAGE_BYTES for e in events)
-    assert b"".join(base64.b64decode(e["data"], validate=True) for e in events) == audio
+    assert b"".join(base64.b64decode(e.data, validate=True) for e in events) == audio
 
 
 def test_small_audio_is_one_part():
     (event,) = audio_events("t", 0, b"OggS")
-    assert event["part"] == 0 and event["last"] is True and event["format"] == "ogg_vorbis"
+    assert event.part == 0 and event.last is True and event.format == "ogg_vorbis"
 
 
 @pytest.mark.parametrize(

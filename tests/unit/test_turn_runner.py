@@ -47,7 +47,7 @@ def runner(history: MemoryHistory, bus: object) -> TurnRunner:
         model=ScriptedChatModel(answer=ANSWER, tokens_per_second=200),
         synthesizer=ScriptedSynthesizer(),
         history=history,
-        bus=bus,  # type: ignore[arg-type]
+        cancels=bus,  # type: ignore[arg-type]
         options=TurnOptions(system_prompt="test", voice="Seoyeon", language="ko-KR"),
     )
 
@@ -65,6 +65,7 @@ async def test_a_turn_finishes_when_its_cancel_flag_cannot_be_read() -> None:
 async def test_the_outbox_sends_speech_ahead_of_pending_text_and_merges_text() -> None:
     import asyncio
 
+    from voicebot.contract.wire import AudioEvent, DeltaEvent, DoneEvent, SentenceEvent
     from voicebot.services.chat import Outbox
 
     class SlowPoster(RecordingPoster):
@@ -74,14 +75,14 @@ async def test_the_outbox_sends_speech_ahead_of_pending_text_and_merges_text() -
 
     poster = SlowPoster()
     outbox = Outbox(poster, "c1", on_gone=lambda: None)
-    outbox.put({"type": "delta", "turnId": "t", "text": "첫 "})
+    outbox.put(DeltaEvent(turnId="t", text="첫 "))
     await asyncio.sleep(0)  # the first delta is now in flight
     for piece in ("문장", "입니다."):
-        outbox.put({"type": "delta", "turnId": "t", "text": piece})
-    outbox.put({"type": "sentence", "turnId": "t", "index": 0, "text": "첫 문장입니다."})
-    outbox.put({"type": "audio", "turnId": "t", "index": 0, "data": "", "part": 0, "last": True})
-    outbox.put({"type": "done", "turnId": "t", "text": "첫 문장입니다."})
-    outbox.put({"type": "delta", "turnId": "t", "text": " 끝"})
+        outbox.put(DeltaEvent(turnId="t", text=piece))
+    outbox.put(SentenceEvent(turnId="t", index=0, text="첫 문장입니다."))
+    outbox.put(AudioEvent(turnId="t", index=0, data="", part=0, last=True))
+    outbox.put(DoneEvent(turnId="t", text="첫 문장입니다.", interrupted=False, ledger={}))
+    outbox.put(DeltaEvent(turnId="t", text=" 끝"))
     await outbox.close()
 
     assert [(e["type"], e.get("text")) for e in poster.events] == [

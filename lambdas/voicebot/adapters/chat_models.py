@@ -1,19 +1,130 @@
-"""Chat model adapters: each provider is a LangChain chat model that can ``astream``.
+"""The chat-model port's adapters: LangChain providers behind one small interface.
 
-Imports are lazy so a function only pays for the provider it is configured with (langchain-aws
-pulls in boto3 clients and pydantic models that cost cold-start time).
+Each provider is a LangChain chat model (Bedrock through langchain-aws, OpenAI-compatible servers,
+NVIDIA NIM, the local completion model); :class:`LangChainChatModel` streams its text and
+translates the vendor's failures into :class:`~voicebot.errors.ProviderError` with a
+``retryable`` flag, so the core never looks at vendor exception classes. Imports are lazy so a
+function only pays for the provider it is configured with (langchain-aws pulls in boto3 clients
+and pydantic models that cost cold-start time).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING, Any
 
-from langchain_core.language_models import BaseChatModel
+from ..errors import ProviderError, ProviderThrottled
+from ..ports import ChatMessage, ChatModel
 
-from ..config import ChatSettings
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+    from langchain_core.messages import BaseMessage
+
+    from ..config import ChatSettings
+
+# Vendor error codes (Bedrock's, in any case) and HTTP statuses that mean "too many requests".
+_THROTTLING_CODES = frozenset(
+    {
+        "throttlingexception",
+        "throttling",
+        "toomanyrequestsexception",
+        "servicequotaexceededexception",
+    }
+)
+# ... and those that mean "try again later": the provider, not the request, failed.
+_RETRYABLE_CODES = frozenset(
+    {
+        "modelnotreadyexception",
+        "serviceunavailableexception",
+        "internalserverexception",
+        "modelstreamerrorexception",
+        "modeltimeoutexception",
+    }
+)
 
 
-def build_chat_model(settings: ChatSettings) -> BaseChatModel:
+class LangChainChatModel:
+    """The chat-model port over any LangChain chat model that can ``astream``."""
+
+    def __init__(self, model: BaseChatModel) -> None:
+        self._model = model
+
+    async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
+        chunks = self._model.astream(_to_langchain(messages))
+        try:
+            async for chunk in chunks:
+                if chunk.text:
+                    yield chunk.text
+        except ProviderError:
+            raise
+        except Exception as exc:
+            raise translate_error(exc) from exc
+        finally:
+            await chunks.aclose()  # type: ignore[attr-defined]
+
+
+def _to_langchain(messages: Sequence[ChatMessage]) -> list[BaseMessage]:
+    from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+
+    kinds = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
+    return [kinds[m.role](content=m.text) for m in messages]
+
+
+def translate_error(exc: BaseException) -> ProviderError:
+    """A vendor's failure as a ProviderError: throttled, retryable, or final."""
+    code = _error_code(exc)
+    status = _http_status(exc)
+    if code in _THROTTLING_CODES or status == 429:
+        return ProviderThrottled(f"The model provider is throttling ({type(exc).__name__}).")
+    retryable = code in _RETRYABLE_CODES or (status is not None and status >= 500)
+    if status is None and code is None:
+        # No answer at all (connection refused, reset, timed out): the next try may get one.
+        retryable = isinstance(exc, OSError) or _is_transport(exc)
+    return ProviderError(f"The model provider failed ({type(exc).__name__}).", retryable=retryable)
+
+
+def _error_code(exc: BaseException) -> str | None:
+    """botocore's error code (ClientError, and EventStreamError mid-stream), lower-cased."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        code = response.get("Error", {}).get("Code")
+        if isinstance(code, str) and code:
+            return code.lower()
+    return None
+
+
+def _http_status(exc: BaseException) -> int | None:
+    """The HTTP status of an OpenAI-compatible client's error (openai, httpx)."""
+    status = getattr(exc, "status_code", None)
+    if isinstance(status, int):
+        return status
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", None)
+    return status if isinstance(status, int) else None
+
+
+def _is_transport(exc: BaseException) -> bool:
+    try:
+        import httpx
+    except ImportError:  # pragma: no cover - httpx comes with the OpenAI-compatible providers
+        return False
+    return isinstance(exc, httpx.TransportError)
+
+
+def build_chat_model(settings: ChatSettings) -> ChatModel:
+    if settings.chat_provider == "scripted":
+        from .scripted import ScriptedChatModel
+
+        return ScriptedChatModel(
+            answer=settings.scripted_answer,
+            first_token_ms=settings.scripted_first_token_ms,
+            tokens_per_second=settings.scripted_tokens_per_second,
+            chars_per_token=settings.scripted_chars_per_token,
+        )
+    return LangChainChatModel(_langchain_model(settings))
+
+
+def _langchain_model(settings: ChatSettings) -> BaseChatModel:
     api_key = settings.chat_api_key.get_secret_value() if settings.chat_api_key else None
     if settings.chat_provider == "bedrock":
         from botocore.config import Config
@@ -53,22 +164,13 @@ def build_chat_model(settings: ChatSettings) -> BaseChatModel:
             temperature=settings.chat_temperature,
             max_completion_tokens=settings.chat_max_tokens,
         )
-    if settings.chat_provider == "local":
-        from .completion_chat import FewShotCompletionChatModel
+    from .completion_chat import FewShotCompletionChatModel
 
-        # A small base model served by the local stack: completion prompt, one line per answer.
-        return FewShotCompletionChatModel(
-            base_url=settings.chat_endpoint or "http://127.0.0.1:8080/v1",
-            model=settings.chat_model_id,
-            api_key=api_key or "not-needed",
-            temperature=settings.chat_temperature,
-            max_tokens=settings.chat_max_tokens,
-        )
-    from .scripted import ScriptedChatModel
-
-    return ScriptedChatModel(
-        answer=settings.scripted_answer,
-        first_token_ms=settings.scripted_first_token_ms,
-        tokens_per_second=settings.scripted_tokens_per_second,
-        chars_per_token=settings.scripted_chars_per_token,
+    # A small base model served by the local stack: completion prompt, one line per answer.
+    return FewShotCompletionChatModel(
+        base_url=settings.chat_endpoint or "http://127.0.0.1:8080/v1",
+        model=settings.chat_model_id,
+        api_key=api_key or "not-needed",
+        temperature=settings.chat_temperature,
+        max_tokens=settings.chat_max_tokens,
     )

@@ -1,4 +1,5 @@
-"""TranscriptBus on Redis: a bounded stream per user, a connection registry, delivery claims.
+"""The Redis ports: a bounded stream per user, a connection registry, delivery and turn claims,
+cancel flags. One client and one key scheme serve them all; each service sees only its port.
 
 No Lambda ever waits on a subscription: the transcripts function appends to the stream and
 posts to the user's connections itself; a page that missed events asks for them with ``resume``.
@@ -14,8 +15,9 @@ import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from ..contract.wire import TranscriptEvent, TranscriptPost
 from ..errors import ServiceUnavailable
-from ..ports import AppendResult, StoredEvent
+from ..ports import AppendResult
 
 _PREFIX = "vb"
 
@@ -59,7 +61,9 @@ def _translate_errors(fn: Any) -> Any:
     return wrapper
 
 
-class RedisTranscriptBus:
+class RedisBus:
+    """ConnectionRegistry, TranscriptStream, DeliveryLedger, TurnClaims and CancelFlags."""
+
     def __init__(
         self,
         client: aioredis.Redis,
@@ -129,24 +133,23 @@ class RedisTranscriptBus:
         return sorted(_text(m) for m in members)
 
     @_translate_errors
-    async def append(
-        self, user_id: str, utterance_id: str, seq: int, final: bool, event: dict[str, Any]
-    ) -> AppendResult:
+    async def append(self, user_id: str, post: TranscriptPost) -> AppendResult:
+        # The stream keeps the post; the entry's id becomes the event's id when it is read.
         status, event_id = await self._append(
-            keys=[self._utterance_key(user_id, utterance_id), self._stream_key(user_id)],
+            keys=[self._utterance_key(user_id, post.utteranceId), self._stream_key(user_id)],
             args=[
-                seq,
-                "1" if final else "0",
+                post.seq,
+                "1" if post.final else "0",
                 self._maxlen,
                 self._stream_ttl,
-                json.dumps(event, ensure_ascii=False),
+                post.model_dump_json(exclude_none=True),
             ],
         )
         status_text = _text(status)
         return AppendResult(status=status_text, event_id=_text(event_id) or None)  # type: ignore[arg-type]
 
     @_translate_errors
-    async def events_after(self, user_id: str, after: str) -> list[StoredEvent]:
+    async def events_after(self, user_id: str, after: str) -> list[TranscriptEvent]:
         key = self._stream_key(user_id)
         known = False
         try:
@@ -156,7 +159,7 @@ class RedisTranscriptBus:
         start = f"({after}" if known else "-"
         entries = await self._r.xrange(key, min=start, max="+")
         return [
-            StoredEvent(event_id=_text(entry_id), event=json.loads(_text(fields[b"e"])))
+            _stored_event(_text(entry_id), _text(fields[b"e"]))
             for entry_id, fields in entries or []
             if entry_id is not None and fields is not None
         ]
@@ -191,6 +194,12 @@ class RedisTranscriptBus:
             return False, None
         text = _text(value)
         return True, int(text) if text else None
+
+
+def _stored_event(event_id: str, stored: str) -> TranscriptEvent:
+    fields = json.loads(stored)
+    fields.pop("type", None)  # entries written before the contract layer carried it
+    return TranscriptEvent(id=event_id, **fields)
 
 
 def _text(value: Any) -> str:

@@ -10,14 +10,10 @@ from __future__ import annotations
 import asyncio
 import io
 import math
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Sequence
 from functools import lru_cache
-from typing import Any
 
-from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from ..ports import ChatMessage
 
 
 def split_tokens(text: str, chars_per_token: float = 3.0) -> list[str]:
@@ -35,41 +31,22 @@ def split_tokens(text: str, chars_per_token: float = 3.0) -> list[str]:
     return tokens
 
 
-class ScriptedChatModel(BaseChatModel):
-    answer: str
-    first_token_ms: int = 0
-    tokens_per_second: float = 0.0
-    chars_per_token: float = 3.0
+class ScriptedChatModel:
+    """The chat-model port, streaming a fixed answer at a set pace (no LangChain involved)."""
 
-    @property
-    def _llm_type(self) -> str:
-        return "scripted"
-
-    def _generate(
+    def __init__(
         self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=self.answer))])
+        answer: str,
+        first_token_ms: int = 0,
+        tokens_per_second: float = 0.0,
+        chars_per_token: float = 3.0,
+    ) -> None:
+        self.answer = answer
+        self.first_token_ms = first_token_ms
+        self.tokens_per_second = tokens_per_second
+        self.chars_per_token = chars_per_token
 
-    def _stream(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> Iterator[ChatGenerationChunk]:
-        raise NotImplementedError("ScriptedChatModel streams asynchronously only.")
-
-    async def _astream(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: AsyncCallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> AsyncIterator[ChatGenerationChunk]:
+    async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
         # Paced against the clock, not by sleeping a fixed interval after each token: a busy
         # event loop must not stretch the model's timing, as it would not slow a real network.
         loop = asyncio.get_running_loop()
@@ -77,7 +54,7 @@ class ScriptedChatModel(BaseChatModel):
         interval = 1 / self.tokens_per_second if self.tokens_per_second > 0 else 0.0
         for i, token in enumerate(split_tokens(self.answer, self.chars_per_token)):
             await asyncio.sleep(max(0.0, start + i * interval - loop.time()))
-            yield ChatGenerationChunk(message=AIMessageChunk(content=token))
+            yield token
 
 
 @lru_cache(maxsize=64)

@@ -16,21 +16,19 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
-
-from ..errors import ProviderThrottled, ServiceUnavailable
-from ..ports import ConnectionPoster, HistoryStore, Synthesizer, TranscriptBus, Turn
-from ..protocol import (
-    audio_events,
-    delta_event,
-    done_event,
-    encode_event,
-    error_event,
-    sentence_event,
+from ..contract.wire import DeltaEvent, DoneEvent, ErrorEvent, SentenceEvent, ServerEvent
+from ..errors import ProviderError, ServiceUnavailable
+from ..ports import (
+    CancelFlags,
+    ChatMessage,
+    ChatModel,
+    ConnectionPoster,
+    HistoryStore,
+    Synthesizer,
+    Turn,
 )
+from ..protocol import audio_events, encode_event
 from ..segmenter import SentenceSegmenter
 
 logger = logging.getLogger(__name__)
@@ -80,18 +78,18 @@ class Outbox:
         self._poster = poster
         self._connection_id = connection_id
         self._on_gone = on_gone
-        self._speech: deque[dict[str, Any]] = deque()
-        self._text: list[dict[str, Any]] = []
-        self._last: dict[str, Any] | None = None
+        self._speech: deque[ServerEvent] = deque()
+        self._text: list[DeltaEvent] = []
+        self._last: DoneEvent | None = None
         self._closed = False
         self._wakeup = asyncio.Event()
         self.gone = False
         self._task = asyncio.create_task(self._drain())
 
-    def put(self, event: dict[str, Any]) -> None:
-        if event["type"] == "delta":
+    def put(self, event: ServerEvent) -> None:
+        if isinstance(event, DeltaEvent):
             self._text.append(event)
-        elif event["type"] == "done":
+        elif isinstance(event, DoneEvent):
             self._last = event
         else:
             self._speech.append(event)
@@ -102,11 +100,13 @@ class Outbox:
         self._wakeup.set()
         await self._task
 
-    def _next(self) -> dict[str, Any] | None:
+    def _next(self) -> ServerEvent | None:
         if self._speech:
             return self._speech.popleft()
         if self._text:
-            merged = delta_event(self._text[0]["turnId"], "".join(e["text"] for e in self._text))
+            merged = DeltaEvent(
+                turnId=self._text[0].turnId, text="".join(e.text for e in self._text)
+            )
             self._text.clear()
             return merged
         event, self._last = self._last, None
@@ -128,12 +128,12 @@ class Outbox:
                     self.gone = True
                     self._on_gone()
             except Exception:  # a failed post must not kill the turn; the page can resume
-                logger.exception("post to connection failed", extra={"type": event.get("type")})
+                logger.exception("post to connection failed", extra={"type": event.type})
 
 
 class _CancelWatch:
-    def __init__(self, bus: TranscriptBus, user_id: str, turn_id: str) -> None:
-        self._bus = bus
+    def __init__(self, flags: CancelFlags, user_id: str, turn_id: str) -> None:
+        self._flags = flags
         self._user_id = user_id
         self._turn_id = turn_id
         self.event = asyncio.Event()
@@ -143,7 +143,7 @@ class _CancelWatch:
     async def check(self) -> bool:
         if not self.event.is_set() and self._readable:
             try:
-                requested, heard = await self._bus.cancel_requested(self._user_id, self._turn_id)
+                requested, heard = await self._flags.cancel_requested(self._user_id, self._turn_id)
             except ServiceUnavailable:
                 # Losing Redis mid-turn must not cut the answer short: it goes on, uncancellable.
                 self._readable = False
@@ -178,17 +178,17 @@ class TurnRunner:
     def __init__(
         self,
         *,
-        model: BaseChatModel,
+        model: ChatModel,
         synthesizer: Synthesizer,
         history: HistoryStore,
-        bus: TranscriptBus,
+        cancels: CancelFlags,
         options: TurnOptions,
         clock: Callable[[], int] = now_ms,
     ) -> None:
         self._model = model
         self._synth = synthesizer
         self._history = history
-        self._bus = bus
+        self._cancels = cancels
         self._opts = options
         self._clock = clock
 
@@ -201,7 +201,7 @@ class TurnRunner:
         connection_id: str,
     ) -> TurnOutcome:
         state = _TurnState(ledger={"received": self._clock()})
-        watch = _CancelWatch(self._bus, user_id, turn_id)
+        watch = _CancelWatch(self._cancels, user_id, turn_id)
         outbox = Outbox(poster, connection_id, on_gone=watch.event.set)
         audio_queue: asyncio.Queue[tuple[int, asyncio.Task[bytes]] | None] = asyncio.Queue()
         pump = asyncio.create_task(self._pump_audio(turn_id, audio_queue, outbox, watch, state))
@@ -212,7 +212,7 @@ class TurnRunner:
             index = len(state.sentences)
             state.sentences.append(sentence)
             state.ledger.setdefault("firstSentence", self._clock())
-            outbox.put(sentence_event(turn_id, index, sentence))
+            outbox.put(SentenceEvent(turnId=turn_id, index=index, text=sentence))
             task = asyncio.create_task(self._synthesize(sentence, synth_slots))
             tasks.append(task)
             audio_queue.put_nowait((index, task))
@@ -237,7 +237,7 @@ class TurnRunner:
         # A cancel that arrived while the last audio was going out still counts: the page stopped.
         interrupted = await watch.check()
         if state.error:
-            outbox.put(error_event(state.error[0], state.error[1], turn_id))
+            outbox.put(ErrorEvent(code=state.error[0], message=state.error[1], turnId=turn_id))
         outcome = TurnOutcome(
             text="".join(state.generated),
             sentences=state.sentences,
@@ -247,21 +247,28 @@ class TurnRunner:
         )
         outcome.stored = await self._store(user_id, turn_id, text, outcome, watch.heard)
         state.ledger["done"] = self._clock()
-        outbox.put(done_event(turn_id, outcome.text, interrupted, state.ledger))
+        outbox.put(
+            DoneEvent(
+                turnId=turn_id, text=outcome.text, interrupted=interrupted, ledger=state.ledger
+            )
+        )
         await outbox.close()
         return outcome
 
-    async def _messages(self, user_id: str, text: str) -> list[BaseMessage]:
-        messages: list[BaseMessage] = [SystemMessage(content=self._opts.system_prompt)]
+    async def _messages(self, user_id: str, text: str) -> list[ChatMessage]:
+        messages = [ChatMessage("system", self._opts.system_prompt)]
         for turn in await self._history.recent(user_id, self._opts.history_turns):
             if turn.user_text and turn.assistant_text:
-                messages += [HumanMessage(content=turn.user_text), AIMessage(turn.assistant_text)]
-        messages.append(HumanMessage(content=text))
+                messages += [
+                    ChatMessage("user", turn.user_text),
+                    ChatMessage("assistant", turn.assistant_text),
+                ]
+        messages.append(ChatMessage("user", text))
         return messages
 
     async def _stream_answer(
         self,
-        messages: list[BaseMessage],
+        messages: list[ChatMessage],
         turn_id: str,
         outbox: Outbox,
         watch: _CancelWatch,
@@ -272,10 +279,9 @@ class TurnRunner:
             max_chars=self._opts.max_sentence_chars,
             first_clause_min_chars=self._opts.first_clause_min_chars,
         )
-        stream = self._model.astream(messages)
+        stream = self._model.stream(messages)
         try:
-            async for chunk in stream:
-                piece = chunk.text
+            async for piece in stream:
                 if not piece:
                     continue
                 state.ledger.setdefault("firstToken", self._clock())
@@ -311,7 +317,7 @@ class TurnRunner:
     @staticmethod
     def _flush_delta(turn_id: str, outbox: Outbox, state: _TurnState) -> None:
         if state.pending_delta:
-            outbox.put(delta_event(turn_id, state.pending_delta))
+            outbox.put(DeltaEvent(turnId=turn_id, text=state.pending_delta))
             state.pending_delta = ""
             state.last_flush = time.monotonic()
 
@@ -336,7 +342,9 @@ class TurnRunner:
                 raise
             except Exception as exc:
                 code, message = _provider_error(exc)
-                outbox.put(error_event(code, f"Sentence {index}: {message}", turn_id))
+                outbox.put(
+                    ErrorEvent(code=code, message=f"Sentence {index}: {message}", turnId=turn_id)
+                )
                 continue
             if watch.event.is_set():
                 return
@@ -369,11 +377,19 @@ class TurnRunner:
         return True
 
 
+_MESSAGES = {
+    "throttled": "The model or speech service is busy; please try again shortly.",
+    "service_unavailable": "A backing service is unavailable; try again.",
+    "provider_error": "The answer could not be completed.",
+}
+
+
 def _provider_error(exc: BaseException) -> tuple[str, str]:
-    name = type(exc).__name__
-    text = str(exc)
-    if isinstance(exc, ProviderThrottled) or "Throttl" in name or "ThrottlingException" in text:
-        return "throttled", "The model or speech service is busy; please try again shortly."
-    if isinstance(exc, ServiceUnavailable):
-        return "service_unavailable", "A backing service is unavailable; try again."
-    return "provider_error", "The answer could not be completed."
+    """The protocol's code and message for a failure, from the error's type and flags alone."""
+    if isinstance(exc, ProviderError):
+        code = exc.code if exc.code in _MESSAGES else "provider_error"
+    elif isinstance(exc, ServiceUnavailable):
+        code = "service_unavailable"
+    else:  # ApiError (the provider refused the input) and anything an adapter did not translate
+        code = "provider_error"
+    return code, _MESSAGES[code]

@@ -1,0 +1,214 @@
+"""Every setting a function reads: its environment variable, type, bounds and default, once.
+
+Each concern has its own settings class so a function only needs (and, in the CDK app, only gets)
+the variables its handler reads. A variable is the field's name in upper case. Fields that a
+deployment chooses carry their CDK context key (``context=...``): ``cdk/settings.py`` reads them
+from ``-c key=value`` with this default and these bounds, and ``cdk/functions.py`` writes the
+chosen values into the environment of the functions that read the class. The local stack builds
+its handlers' environment with :meth:`EnvSettings.environment` from the same fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+
+def context_key(key: str) -> dict[str, Any]:
+    """Mark a field as chosen at deploy time under this CDK context key."""
+    return {"context": key}
+
+
+class EnvSettings(BaseModel):
+    """Settings read from upper-case environment variables named after the fields.
+
+    Plain pydantic rather than pydantic-settings: the environment is the only source here, and
+    importing pydantic-settings cost ~85 ms of every function's cold start (bench/cold_start).
+    """
+
+    # Validators are built at first use, so a function pays only for the settings it reads.
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Self:
+        present = {
+            name: environ[name.upper()] for name in cls.model_fields if name.upper() in environ
+        }
+        return cls.model_validate(present)
+
+    @classmethod
+    def variable(cls, field: str) -> str:
+        """The environment variable of ``field`` (a typo fails here, not silently at run time)."""
+        if field not in cls.model_fields:
+            raise KeyError(f"{cls.__name__} has no setting {field!r}")
+        return field.upper()
+
+    @classmethod
+    def environment(cls, **values: object) -> dict[str, str]:
+        """Environment variables for these field values, as a function would read them."""
+        return {cls.variable(name): _env_text(value) for name, value in values.items()}
+
+    @classmethod
+    def context_fields(cls) -> dict[str, str]:
+        """Field name -> CDK context key, for the fields a deployment chooses."""
+        found = {}
+        for name, info in cls.model_fields.items():
+            extra = info.json_schema_extra
+            if isinstance(extra, dict) and isinstance(extra.get("context"), str):
+                found[name] = str(extra["context"])
+        return found
+
+
+def _env_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    return str(value)
+
+
+class TokenSettings(EnvSettings):
+    """The signing key that every token check needs.
+
+    The secret comes inline (local stack, tests) or from Secrets Manager (AWS).
+    """
+
+    token_secret: SecretStr | None = None
+    token_secret_arn: str | None = None
+
+
+class SessionSettings(EnvSettings):
+    """What only the function that issues tokens reads: their lifetime and the access code."""
+
+    token_ttl_seconds: int = Field(
+        default=12 * 3600, ge=60, le=7 * 24 * 3600, json_schema_extra=context_key("tokenTtlSeconds")
+    )
+    access_code: SecretStr | None = None
+    access_code_arn: str | None = None
+
+
+class RedisSettings(EnvSettings):
+    redis_url: str
+    redis_auth_secret_arn: str | None = None
+    transcript_stream_maxlen: int = Field(default=1000, ge=10, le=100_000)
+    transcript_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+    connection_ttl_seconds: int = Field(default=3 * 3600, ge=60)
+
+
+class ConnectionsSettings(EnvSettings):
+    """Where the API Gateway management API (``@connections``) lives.
+
+    Message handlers derive it from the event (``https://{domainName}/{stage}``) when unset; the
+    transcripts function has no WebSocket event and must be told.
+    """
+
+    connections_endpoint: str | None = None
+
+
+class HistorySettings(EnvSettings):
+    """Where the turns are kept (every function that reads or writes them)."""
+
+    history_table: str
+    dynamodb_endpoint: str | None = None
+
+
+class ConversationSettings(EnvSettings):
+    """What only the chat turn reads: how many past turns the model sees, how long turns stay."""
+
+    history_ttl_days: int = Field(
+        default=30, ge=1, le=3650, json_schema_extra=context_key("historyTtlDays")
+    )
+    history_window_turns: int = Field(
+        default=10, ge=0, le=100, json_schema_extra=context_key("historyWindowTurns")
+    )
+
+
+ChatProvider = Literal["bedrock", "openai", "nvidia", "local", "scripted"]
+
+
+class ChatSettings(EnvSettings):
+    chat_provider: ChatProvider = "bedrock"
+    chat_model_id: str = Field(
+        default="anthropic.claude-3-haiku-20240307-v1:0", json_schema_extra=context_key("modelId")
+    )
+    chat_region: str | None = None
+    chat_endpoint: str | None = None
+    chat_api_key: SecretStr | None = None
+    chat_temperature: float = Field(
+        default=0.5, ge=0.0, le=1.0, json_schema_extra=context_key("chatTemperature")
+    )
+    chat_max_tokens: int = Field(
+        default=512, ge=16, le=8192, json_schema_extra=context_key("chatMaxTokens")
+    )
+    system_prompt: str = (
+        "당신은 친절한 음성 비서입니다. 듣고 말하는 대화이므로 짧고 자연스러운 문장으로 답하세요. "
+        "목록, 표, 마크다운, 이모지는 쓰지 마세요. 사용자가 쓰는 언어로 답하세요."
+    )
+    # Only for tests and benchmarks (chat_provider="scripted"); never a user default.
+    scripted_answer: str = "안녕하세요. 무엇을 도와드릴까요?"
+    scripted_first_token_ms: int = Field(default=0, ge=0)
+    scripted_tokens_per_second: float = Field(default=0.0, ge=0.0)
+    scripted_chars_per_token: float = Field(default=3.0, gt=0.0, le=100.0)
+    delta_batch_chars: int = Field(default=24, ge=1, le=1000)
+    delta_batch_ms: int = Field(default=50, ge=0, le=2000)
+    max_sentence_chars: int = Field(default=160, ge=20, le=1000)
+    # The answer's first sound waits for a clause of at least this many characters rather than a
+    # whole sentence (0: always a whole sentence). Measured in docs/BENCHMARKS.md.
+    first_clause_min_chars: int = Field(
+        default=10, ge=0, le=1000, json_schema_extra=context_key("firstClauseMinChars")
+    )
+    synthesis_concurrency: int = Field(default=3, ge=1, le=16)
+
+
+TtsProvider = Literal["polly", "espeak", "riva", "scripted"]
+PollyEngine = Literal["neural", "standard", "generative"]
+
+
+class SpeechSettings(EnvSettings):
+    tts_provider: TtsProvider = "polly"
+    tts_voice: str = Field(default="Seoyeon", json_schema_extra=context_key("voice"))
+    tts_language: str = Field(default="ko-KR", json_schema_extra=context_key("language"))
+    polly_engine: PollyEngine = Field(
+        default="neural", json_schema_extra=context_key("pollyEngine")
+    )
+    polly_region: str | None = None
+    polly_endpoint: str | None = None
+    speech_cache_size: int = Field(default=128, ge=0, le=10_000)
+    # NVIDIA Riva / NIM TTS (tts_provider="riva"); see docs/RIVA.md. Riva names its voices
+    # differently from Polly, so tts_voice is not used: riva_tts_voice, else the server's first
+    # voice for the language. Riva has no Korean voice: set riva_tts_language.
+    riva_tts_url: str = "localhost:50051"
+    riva_tts_use_ssl: bool = False
+    riva_tts_ssl_cert: Path | None = None
+    riva_tts_api_key: SecretStr | None = None
+    riva_tts_api_key_arn: str | None = None
+    riva_tts_function_id: str | None = None
+    riva_tts_voice: str | None = None
+    riva_tts_language: str | None = None
+    riva_tts_sample_rate: int = Field(default=22050, ge=8000, le=48000)
+    # Only for tests and benchmarks (tts_provider="scripted").
+    scripted_tts_delay_ms: int = Field(default=0, ge=0)
+    scripted_tts_ms_per_char: float = Field(default=0.0, ge=0.0)
+
+
+class ServiceSettings(EnvSettings):
+    service_name: str = "voicebot"
+    max_body_bytes: int = 64 * 1024
+    # The page's origin for CORS; "*" is fine because every route needs a bearer token, not cookies.
+    cors_origin: str = "*"
+
+
+ALL_SETTINGS: tuple[type[EnvSettings], ...] = (
+    TokenSettings,
+    SessionSettings,
+    RedisSettings,
+    ConnectionsSettings,
+    HistorySettings,
+    ConversationSettings,
+    ChatSettings,
+    SpeechSettings,
+    ServiceSettings,
+)

@@ -1,0 +1,229 @@
+"""Every message that crosses the wire, as typed models (PROTOCOL.md, version 1).
+
+Incoming models are strict (``"seq": "3"`` or ``"final": 1`` is a 400, not a coercion) and ignore
+unknown fields, because the protocol allows clients to add optional fields. Outgoing events are
+built as models too and serialized once, at the edge (``voicebot.protocol.encode_event``); their
+field names read exactly like the protocol. ``docs/wire-schema.json`` is generated from here.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+MAX_SAFE_INTEGER = 9_007_199_254_740_991
+# API Gateway refuses WebSocket frames over 128 KiB; the protocol promises at most 102,400 bytes.
+MAX_WS_MESSAGE_BYTES = 102_400
+MAX_TEXT_CHARS = 2000  # a transcript's or a chat message's text
+MAX_SPEECH_CHARS = 1500
+
+Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+Lang = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$")]
+Voice = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT_CHARS)]
+
+
+class _Incoming(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+
+# ---- REST request bodies ------------------------------------------------------------------------
+
+
+class SessionRequest(_Incoming):
+    accessCode: Annotated[str, StringConstraints(max_length=256)] | None = None
+
+
+class TranscriptPost(_Incoming):
+    """``POST /api/transcripts``: what a device's interpreter sends, and what the relay reads."""
+
+    utteranceId: Id
+    seq: Annotated[int, Field(ge=0, le=MAX_SAFE_INTEGER)]
+    text: Text
+    final: bool
+    lang: Lang | None = None
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body as the device sends it (optional fields left out when unset)."""
+        return self.model_dump(exclude_none=True)
+
+
+class SpeechRequest(_Incoming):
+    text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_SPEECH_CHARS)]
+    voice: Voice | None = None
+    lang: Lang | None = None
+
+
+# ---- WebSocket: page -> server ------------------------------------------------------------------
+
+
+class ClientAction(_Incoming):
+    """A message a page sends; ``action`` picks the route and ``function`` serves it."""
+
+    action: str
+    function: ClassVar[str]
+
+    @classmethod
+    def name(cls) -> str:
+        default = cls.model_fields["action"].default
+        assert isinstance(default, str), f"{cls.__name__} must give action a default"
+        return default
+
+
+class ChatAction(ClientAction):
+    function: ClassVar[str] = "chat"
+    action: Literal["chat"] = "chat"
+    turnId: Id
+    text: Text
+
+
+class CancelAction(ClientAction):
+    function: ClassVar[str] = "ws_messages"
+    action: Literal["cancel"] = "cancel"
+    turnId: Id
+    heard: Annotated[int, Field(ge=0, le=10_000)] | None = None
+
+
+class ResumeAction(ClientAction):
+    function: ClassVar[str] = "ws_messages"
+    action: Literal["resume"] = "resume"
+    # Redis stream ids look like "1700000000000-0"; anything else simply replays everything.
+    after: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class PingAction(ClientAction):
+    function: ClassVar[str] = "ws_messages"
+    action: Literal["ping"] = "ping"
+
+
+# The registry of page actions: each becomes a WebSocket route to its function. A new action's
+# model is added here and nowhere else in the contract.
+AnyClientAction = Annotated[
+    ChatAction | CancelAction | ResumeAction | PingAction, Field(discriminator="action")
+]
+CLIENT_ACTIONS: tuple[type[ClientAction], ...] = get_args(get_args(AnyClientAction)[0])
+
+
+# ---- WebSocket: server -> page ------------------------------------------------------------------
+
+
+class ServerEvent(BaseModel):
+    """An event the server sends to a page. Optional fields that are None are left out."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    type: str
+
+
+class TranscriptEvent(ServerEvent):
+    type: Literal["transcript"] = "transcript"
+    id: str
+    utteranceId: str
+    seq: int
+    text: str
+    final: bool
+    lang: str | None = None
+
+
+class DeltaEvent(ServerEvent):
+    type: Literal["delta"] = "delta"
+    turnId: str
+    text: str
+
+
+class SentenceEvent(ServerEvent):
+    type: Literal["sentence"] = "sentence"
+    turnId: str
+    index: int
+    text: str
+
+
+class AudioEvent(ServerEvent):
+    type: Literal["audio"] = "audio"
+    turnId: str
+    index: int
+    format: Literal["ogg_vorbis"] = "ogg_vorbis"
+    data: str  # complete, padded base64 of this part's bytes
+    part: int
+    last: bool
+
+
+class DoneEvent(ServerEvent):
+    type: Literal["done"] = "done"
+    turnId: str
+    text: str
+    interrupted: bool
+    ledger: dict[str, int]
+
+
+class ErrorEvent(ServerEvent):
+    type: Literal["error"] = "error"
+    code: str
+    message: str
+    turnId: str | None = None
+
+
+class PongEvent(ServerEvent):
+    type: Literal["pong"] = "pong"
+
+
+SERVER_EVENTS: tuple[type[ServerEvent], ...] = (
+    TranscriptEvent,
+    DeltaEvent,
+    SentenceEvent,
+    AudioEvent,
+    DoneEvent,
+    ErrorEvent,
+    PongEvent,
+)
+
+
+# ---- the local stack's browser microphone (``/mic``, docs/LOCAL.md) ---------------------------
+# The page sends binary PCM16 frames and this text frame; the server answers with the events
+# below, and with ErrorEvent (no turnId) when recognition or publishing fails.
+
+
+class MicEnd(_Incoming):
+    """The page's voice detector heard the utterance end."""
+
+    type: Literal["end"]
+
+
+class MicStatusEvent(ServerEvent):
+    type: Literal["status"] = "status"
+    state: Literal["loading", "listening"]
+
+
+class MicUtteranceEvent(ServerEvent):
+    """An utterance of the page's microphone was published as final."""
+
+    type: Literal["utterance"] = "utterance"
+    utteranceId: str
+    final: bool
+
+
+MIC_EVENTS: tuple[type[ServerEvent], ...] = (MicStatusEvent, MicUtteranceEvent, ErrorEvent)
+
+
+# ---- GET /config.json ---------------------------------------------------------------------------
+
+
+class PageConfig(BaseModel):
+    """What the page reads at start: where the APIs are, and the deployment's defaults.
+
+    The CDK app writes it next to the page; the local stack serves it (adding ``micUrl`` for its
+    browser microphone and ``engines`` for the banner).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    apiBase: str = ""  # empty: the REST API is on the page's own origin
+    wsUrl: str
+    language: str
+    voice: str
+    accessCodeRequired: bool
+    micUrl: str | None = None
+    engines: dict[str, str] | None = None
+
+    def body(self) -> dict[str, Any]:
+        """The JSON document (fields the deployment does not have are left out)."""
+        return self.model_dump(exclude_none=True)
