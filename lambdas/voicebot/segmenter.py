@@ -15,23 +15,92 @@ whole sentence, while the rest is cut into whole sentences (better prosody). End
 often part of a noun or of a verb phrase are left to a following comma: "…고" (최고 기온, 먹고
 싶다), "…면" (라면), "…도록/…려고/…거나 하다" (확인해 드리도록 하겠습니다, 가려고 해요).
 
-The boundary after punctuation needs one character of look-ahead, so the last sentence of an
-answer is returned by :meth:`SentenceSegmenter.flush`.
+What LLM answers add (each rule is measured by ``python -m bench.segmentation`` on the set in
+``tests/data/segmentation``):
+
+- nouns ending in 요 (필요, 중요, 주요, 개요, …) are not polite endings: "예약할 필요 없어요" is one
+  sentence; a final ending followed by "(" waits for the parenthesis ("가능해요 (단, …).");
+- a tilde or closing markdown after an ending still ends it: "좋네요~ ", "…입니다.** ",
+  "**주의하세요** "; an emoji glued to the punctuation stays with its sentence ("잘했어요!👏 ");
+- a quotation followed by 라고/하고/라는 (or, in English, a lowercase word) goes on:
+  “감사합니다.” 라고 말하면 …;
+- spaced dates ("2025. 5. 3.") and inline list numbers ("간단해요: 1. …, 2. …") do not end a
+  sentence at their dots;
+- dotted abbreviations (U.S., Ph.D., a.m., also glued to a parenthesis: "(e.g.") go on, unless the
+  next word starts an English sentence ("…to the U.S. The next year"); "No." and "Fig." go on only
+  before a number ("The answer is no. The …" ends); a single capital letter ends a sentence after a
+  label ("Plan B. It …", "vitamin C. 하루…") but not as an initial ("J. R. R. Tolkien").
+
+Every decision looks only at a bounded stretch of text around the candidate cut, and waits when
+that stretch has not arrived yet, so the cut never depends on how the text was chunked. The boundary
+after punctuation needs look-ahead, so the last sentence of an answer is returned by
+:meth:`SentenceSegmenter.flush`, which decides the pending cuts as the end of text.
 """
 
 from __future__ import annotations
 
 import re
 
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
 _TERMINALS = ".!?…。！？"
 _CLOSERS = "\"'”’)]」』》〉"
+_QUOTE_CLOSERS = "\"'”’」』"
+# Markdown emphasis after the punctuation ("…입니다.**") closes the sentence too.
+_MARKUP = "*_`"
+_OPENERS = "(\"'“‘[「『<*_`"
+_AFTER_OPENER = re.compile(r"[(\"“‘\[「『<*_`]")
+# Abbreviations that never end a sentence: a name, a number or an example follows.
 _ABBREVIATIONS = frozenset(
-    {"mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "e.g", "i.e", "no", "fig"}
+    {"mr", "mrs", "ms", "dr", "prof", "st", "mt", "rev", "gen", "sen", "gov", "capt", "lt", "col",
+     "sgt", "vs", "e.g", "i.e", "cf", "approx", "ca", "viz"}
+)  # fmt: skip
+# …that go on only before a number ("No. 5", "Fig. 3"); "the answer is no." ends.
+_NUMBER_ABBREVIATIONS = frozenset({"no", "nos", "fig", "vol", "p", "pp", "ch", "sec", "art"})
+# …that end a sentence only when the next word starts one ("…, etc. The next step").
+_FINAL_ABBREVIATIONS = frozenset(
+    {"etc", "inc", "ltd", "co", "corp", "jr", "sr", "al", "jan", "feb", "mar", "apr", "jun",
+     "jul", "aug", "sep", "sept", "oct", "nov", "dec", "mon", "tue", "wed", "thu", "fri", "sat",
+     "sun"}
+)  # fmt: skip
+# Dotted abbreviations: U.S, Ph.D, a.m, e.g, b.i.d (pieces of one to three letters).
+_DOTTED = re.compile(r"^(?:[A-Za-z]{1,3}\.)+[A-Za-z]{1,3}$")
+# Capitalised words that begin English sentences: after an abbreviation that can end one, they
+# say that it did ("…moved to the U.S. The next year…"); names ("U.S. Army") do not.
+_SENTENCE_STARTERS = _words(
+    "the this that these those it its i i'm i'd i'll i've we you you'll you're he she they there "
+    "here if in on at for so but and or then also a an our my your his her their next after before "
+    "when while please most some many all each every no not yes as by to from with what why how "
+    "who where which one let let's try make just now today tomorrow still however meanwhile "
+    "otherwise because since although though once both other another even only maybe perhaps note "
+    "keep don't do does did is are was were can could will would should"
+)
+# Words before a single capital letter that make it a label (which may end a sentence), not an
+# initial: "Plan B.", "vitamin C.", "option A.".
+_LETTER_LABELS = _words(
+    "plan option vitamin grade type class group section part step level size model version row "
+    "column room gate terminal zone block building exit line platform category appendix figure "
+    "table team point answer choice letter hepatitis"
 )
 # Polite (…요, …죠) and formal (…니다, …습니까) sentence-final endings. They end a sentence only
 # when followed by whitespace, i.e. when the model omitted the punctuation; "…요, " keeps going
 # because a comma follows. Connective endings such as "-니까" (because) are deliberately absent.
 _KOREAN_FINAL = re.compile(r"(?:[가-힣]요|니다|습니까|[가-힣]죠)$")
+# Nouns that end in 요 and are often followed by a space inside a sentence (필요 없어요,
+# 주요 관광지, 소요 시간): never a polite ending. A prefix (불필요, 최중요) keeps them nouns.
+_YO_NOUNS = _words("필요 중요 주요 개요 수요 소요 강요 동요 요요 적요 긴요")
+_YO_NOUN_PREFIXES = ("", "불", "최", "비", "초")
+# What a quotation is followed by when it goes on: “감사합니다.” 라고 / 하고 / 라는 / 이라고 ….
+_QUOTATIVE = re.compile(
+    r"^(?:이?라(?:고|는|며|면서|니|던|구)|이?란|하(?:고|며|면서|는|니|자)|고\s)"
+)
+# Spaced dates: "2025. 5. 3." (full) and its beginnings "2025." / "2025. 5." before a number.
+_FULL_DATE = re.compile(r"(?:^|[\s(])\d{4}\.\s?\d{1,2}\.\s?\d{1,2}$")
+_PARTIAL_DATE = re.compile(r"(?:^|[\s(])\d{4}(?:\.\s?\d{1,2})?$")
+_TRAILING_PAREN = re.compile(r"\s*\([^()]*\)$")
 # Clause marks and Korean connective endings: where the first segment may end early.
 _CLAUSE_MARKS = ",，、;；"
 _KOREAN_CONNECTIVE = re.compile(r"[가-힣](?:지만|는데|은데|면서|니까|어서|아서|해서)$")
@@ -51,6 +120,8 @@ class SentenceSegmenter:
         # 0: the first segment is a whole sentence like the others.
         self._first_clause_min = first_clause_min_chars
         self._first_pending = first_clause_min_chars > 0
+        # True once the stream has ended: look-ahead that has not come never will.
+        self._final = False
 
     def feed(self, text: str) -> list[str]:
         """Add streamed text; return the sentences it completed, in order."""
@@ -67,30 +138,42 @@ class SentenceSegmenter:
         return out
 
     def flush(self) -> list[str]:
-        """End of stream: whatever is left is the last sentence."""
+        """End of stream: the cuts that waited for look-ahead, then whatever is left."""
+        self._final = True
+        try:
+            out = self.feed("")
+        finally:
+            self._final = False
         rest, self._buffer = self._buffer.strip(), ""
         self._first_pending = False
-        return [rest] if rest else []
+        return out + ([rest] if rest else [])
 
     def _find_boundary(self) -> int | None:
         buf = self._buffer
         start = len(buf) - len(buf.lstrip())
-        for i in range(start, len(buf)):
+        # A cut past the length cap is not looked for: the cap's cut comes first whatever the
+        # chunking (a sentence that ends later is found, or not, the same way).
+        for i in range(start, min(len(buf), start + self._max + 1)):
             ch = buf[i]
             if ch == "\n" and buf[start:i].strip():
                 return i + 1
             if ch in _TERMINALS:
                 end = i + 1
-                while end < len(buf) and (buf[end] in _TERMINALS or buf[end] in _CLOSERS):
+                while end < len(buf) and _closes(buf[end]):
                     end += 1
-                if end >= len(buf):
+                if end >= len(buf) and not self._final:
                     return None  # need the next character to know
-                if buf[end].isspace() and self._is_sentence_end(buf, start, i, end):
-                    return end
-            elif ch.isspace() and i > start and _KOREAN_FINAL.search(buf[start:i]):
-                nxt = buf[i - 1]
-                # Not inside a quotation: '“네, 알겠습니다 선생님”이라고' is one sentence.
-                if nxt not in ",、，" and i - start >= self._min and not _quote_open(buf[start:i]):
+                if end >= len(buf) or buf[end].isspace():
+                    verdict = self._is_sentence_end(buf, start, i, end)
+                    if verdict is None:
+                        return None
+                    if verdict:
+                        return end
+            elif ch.isspace() and i > start:
+                verdict = self._korean_final_at(buf, start, i)
+                if verdict is None:
+                    return None
+                if verdict:
                     return i
             if self._first_pending and i - start >= self._first_clause_min:
                 clause = self._clause_end(buf, start, i)
@@ -99,6 +182,25 @@ class SentenceSegmenter:
         if len(buf) - start > self._max:
             return self._overflow_cut(buf, start)
         return None
+
+    def _korean_final_at(self, buf: str, start: int, i: int) -> bool | None:
+        """Whether the whitespace at ``i`` ends a sentence whose punctuation was left out."""
+        text = buf[start:i].rstrip("~～" + _MARKUP)
+        if text.endswith(")"):
+            # "…가능해요 (단, 예약 필수) 주차는 …": the parenthesis belongs to the sentence.
+            text = _TRAILING_PAREN.sub("", text)
+        if not _KOREAN_FINAL.search(text) or i - start < self._min:
+            return False
+        if buf[i - 1] in ",、，" or _quote_open(buf[start:i]) or _paren_open(buf[start:i]):
+            return False
+        word = text.split()[-1].lstrip(_OPENERS)
+        if any(word == p + noun for noun in _YO_NOUNS for p in _YO_NOUN_PREFIXES):
+            return False  # 필요 없어요: a noun, not …요
+        following = buf[i:].lstrip()
+        if not following:
+            return True if self._final else None
+        # "…돼요 (주말 제외)." : the sentence goes on to the parenthesis' end.
+        return following[0] != "("
 
     @staticmethod
     def _clause_end(buf: str, start: int, i: int) -> int | None:
@@ -113,17 +215,62 @@ class SentenceSegmenter:
                 return i
         return None
 
-    def _is_sentence_end(self, buf: str, start: int, punct: int, end: int) -> bool:
+    def _is_sentence_end(self, buf: str, start: int, punct: int, end: int) -> bool | None:
+        """Whether the punctuation at ``punct`` (closed up to ``end``) ends the sentence.
+
+        ``None`` when the words after it are needed and have not arrived yet.
+        """
         if end - start < self._min:
             return False
-        if buf[punct] == ".":
-            word = buf[start:punct].split()[-1] if buf[start:punct].split() else ""
-            if word.isdigit() and len(word) <= 3 and buf[start:punct].strip() == word:
-                return False  # "1. " at the start of a line is a list number
-            if word.lower().rstrip(".") in _ABBREVIATIONS or word.lower() in _ABBREVIATIONS:
+        following = _Following(buf, end, self._final)
+        if any(c in _QUOTE_CLOSERS for c in buf[punct + 1 : end]):
+            # “감사합니다.” 라고 말하면 … / "Thank you!" is the simplest …: the quotation goes on.
+            nxt = following.text(5)
+            if nxt is None:
+                return None
+            if _QUOTATIVE.match(nxt) or (nxt[:1].isascii() and nxt[:1].islower()):
                 return False
-            if len(word) == 1 and word.isalpha() and word.isupper():
-                return False  # an initial, as in "J. Smith"
+        if buf[punct] != ".":
+            return True
+        before = buf[start:punct]
+        words = before.split()
+        raw = words[-1] if words else ""
+        # The word after any opener, glued or not: "간식(e.g." is "e.g", "(U.S." is "U.S".
+        word = _AFTER_OPENER.split(raw)[-1]
+        lower = word.lower()
+        if word.isdigit():
+            return self._number_dot_ends(before, raw, following)
+        if "@" in word or lower.startswith("www.") or "/" in word:
+            return True  # an address or a path: its dots are not an abbreviation's
+        if lower in _ABBREVIATIONS:
+            return False
+        if lower in _NUMBER_ABBREVIATIONS:
+            first = following.text(1)
+            return None if first is None else not first.isdigit()
+        if lower in _FINAL_ABBREVIATIONS or _DOTTED.match(word):
+            return following.starts_sentence(hangul_ends=False)
+        if len(word) == 1 and word.isalpha() and word.isupper():
+            label = len(words) > 1 and words[-2].lower().strip(_OPENERS) in _LETTER_LABELS
+            if label:
+                return True  # "Plan B." / "vitamin C.": a label, not an initial
+            return following.starts_sentence(hangul_ends=True)
+        return True
+
+    @staticmethod
+    def _number_dot_ends(before: str, raw: str, following: _Following) -> bool | None:
+        """A period right after a number: a list number, a spaced date, or a sentence's end."""
+        if len(raw) <= 3 and before.strip() == raw:
+            return False  # "1. " at the start of a line is a list number
+        ahead = before[: len(before) - len(raw)].rstrip()
+        if len(raw) <= 2 and ahead.endswith((":", ",", ";", "：", "，")):
+            return False  # "간단해요: 1. 밥을 짓고, 2. 김을 깔고": inline list numbers
+        if _FULL_DATE.search(before):
+            return False  # "2025. 5. 3. 토요일": a spaced date
+        if _PARTIAL_DATE.search(before):
+            first = following.text(1)
+            if first is None:
+                return None
+            return not first.isdigit()  # "2025. 5." goes on to its day
         return True
 
     def _overflow_cut(self, buf: str, start: int) -> int:
@@ -133,6 +280,62 @@ class SentenceSegmenter:
             if pos > self._max // 3:
                 return start + pos + 1
         return start + self._max
+
+
+class _Following:
+    """The text after a candidate cut, as far as it has arrived."""
+
+    def __init__(self, buf: str, end: int, final: bool) -> None:
+        self._text = buf[end:].lstrip()
+        self._final = final
+
+    def text(self, n: int) -> str | None:
+        """The next ``n`` characters, fewer at the end of the text; None until they arrive."""
+        if len(self._text) >= n or self._final:
+            return self._text[:n]
+        return None
+
+    def word(self) -> str | None:
+        """The next word (letters and apostrophes), once something follows it."""
+        n = 0
+        while n < len(self._text) and (self._text[n].isalpha() or self._text[n] in "'’"):
+            n += 1
+        if n == len(self._text) and not self._final:
+            return None
+        return self._text[:n]
+
+    def starts_sentence(self, *, hangul_ends: bool) -> bool | None:
+        """Whether the next word starts a sentence after an abbreviation that may end one."""
+        first = self.text(1)
+        if first is None:
+            return None
+        if not first:
+            return True  # the end of the text
+        if "가" <= first <= "힣":
+            return hangul_ends  # "U.S. 달러로" goes on; "비타민 C. 하루에" ends
+        word = self.word()
+        if word is None:
+            return None
+        return word[:1].isupper() and word.lower().replace("’", "'") in _SENTENCE_STARTERS
+
+
+def _closes(ch: str) -> bool:
+    """Characters that stay with the punctuation before them: closers, markup, glued emoji."""
+    return ch in _TERMINALS or ch in _CLOSERS or ch in _MARKUP or _is_emoji(ch)
+
+
+def _is_emoji(ch: str) -> bool:
+    cp = ord(ch)
+    return (
+        0x1F000 <= cp <= 0x1FAFF
+        or 0x2600 <= cp <= 0x27BF
+        or 0x2B00 <= cp <= 0x2BFF
+        or cp in (0xFE0F, 0x200D, 0x20E3)
+    )
+
+
+def _paren_open(text: str) -> bool:
+    return text.count("(") > text.count(")")
 
 
 def _quote_open(text: str) -> bool:

@@ -211,13 +211,17 @@ def test_a_speech_outage_is_reported_per_sentence_and_the_text_still_arrives(api
 
 
 def test_markup_in_the_answer_is_escaped_for_polly_and_sent_as_text(api, bedrock, polly):
-    bedrock.answer = '<speak><break time="10s"/></speak> & <img src=x onerror=alert(1)>. 끝.'
+    import xml.etree.ElementTree as ET
+
+    bedrock.answer = '<speak><break time="10s"/></speak> R&D "팀" <img src=x onerror=alert(1)>. 끝.'
     page = api.page(api.session()["token"])
     api.send(page, {"action": "chat", "turnId": "t1", "text": "<b>hi</b>"})
     events = api.wait_done(page, "t1")
     assert "audio" in types(events) and "error" not in types(events)
-    ssml = next(r.text for r in polly.requests if "break" in r.text)
-    assert ssml.startswith("<speak>&lt;speak&gt;&lt;break time=&quot;10s&quot;/&gt;")
+    # The speakable step drops tags before synthesis; what is left is escaped, never markup.
+    ssml = next(r.text for r in polly.requests if "R&amp;D" in r.text)
+    assert "&quot;팀&quot;" in ssml and "break" not in ssml and "img" not in ssml
+    assert all(len(ET.fromstring(r.text)) == 0 for r in polly.requests)
     assert (
         events[-1]["text"] == bedrock.answer
     )  # JSON carries it as text; the page must not parse it

@@ -30,6 +30,7 @@ from ..ports import (
 )
 from ..protocol import audio_events, encode_event
 from ..segmenter import SentenceSegmenter
+from ..speakable import PAUSE_OGG, speakable
 
 logger = logging.getLogger(__name__)
 
@@ -322,8 +323,14 @@ class TurnRunner:
             state.last_flush = time.monotonic()
 
     async def _synthesize(self, sentence: str, slots: asyncio.Semaphore) -> bytes:
+        # The voice says the speakable form (no markdown, URLs, emoji); the page shows `sentence`.
+        # Nothing left to say: a short silence, not a gap, so every index still gets audio (the
+        # page counts played segments as `heard`, which the stored turn is cut to).
+        text = speakable(sentence, self._opts.language)
+        if not text:
+            return PAUSE_OGG
         async with slots:
-            return await self._synth.synthesize(sentence, self._opts.voice, self._opts.language)
+            return await self._synth.synthesize(text, self._opts.voice, self._opts.language)
 
     async def _pump_audio(
         self,
