@@ -41,7 +41,7 @@ async def test_no_markdown_url_scheme_or_emoji_reaches_the_synthesizer() -> None
         model=ScriptedChatModel(answer=ANSWER, tokens_per_second=500),
         synthesizer=synth,
         history=MemoryHistory(),
-        bus=NoCancelBus(),  # type: ignore[arg-type]
+        cancels=NoCancelBus(),
         options=TurnOptions(system_prompt="test", voice="Seoyeon", language="ko-KR"),
     )
     outcome = await runner.run("u1", "t1", "점심 추천해 줘", poster, "c1")
