@@ -19,6 +19,8 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
+from voicebot.contract.wire import PageConfig
+
 from .nag import acknowledge
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
@@ -28,14 +30,10 @@ CONFIG_FILE = "config.json"
 def page_config(
     ws_url: str, language: str, voice: str, access_code_required: bool
 ) -> dict[str, Any]:
-    """What the page reads from /config.json (PROTOCOL.md)."""
-    return {
-        "apiBase": "",
-        "wsUrl": ws_url,
-        "language": language,
-        "voice": voice,
-        "accessCodeRequired": access_code_required,
-    }
+    """What the page reads from /config.json (the contract's PageConfig)."""
+    return PageConfig(
+        wsUrl=ws_url, language=language, voice=voice, accessCodeRequired=access_code_required
+    ).body()
 
 
 _DISTRIBUTION_FINDINGS = (

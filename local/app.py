@@ -20,6 +20,8 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from voicebot.contract import routes
+from voicebot.contract.settings import SpeechSettings
+from voicebot.contract.wire import PageConfig
 
 from .apigw import STAGE, response_body, rest_event, websocket_event
 from .connections import ConnectionHub, management_endpoint
@@ -168,18 +170,16 @@ class ApiTwin:
         host = request.headers.get("host")
         if host:  # the page reaches the sockets the way it reached the page (localhost vs IP)
             base = f"ws://{host}"
-        return JSONResponse(
-            {
-                "apiBase": "",
-                "wsUrl": f"{base}/ws",
-                "micUrl": f"{base}/mic" if self._mic is not None else None,
-                "language": self._options.language,
-                "voice": self._options.voice or "Seoyeon",
-                "accessCodeRequired": False,
-                "engines": self._engines,
-            },
-            headers={"Cache-Control": "no-store"},
+        config = PageConfig(
+            wsUrl=f"{base}/ws",
+            micUrl=f"{base}/mic" if self._mic is not None else None,
+            language=self._options.language,
+            voice=self._options.voice or SpeechSettings.model_fields["tts_voice"].default,
+            accessCodeRequired=False,
+            engines=self._engines,
         )
+        # micUrl stays in the document as null when the stack has no microphone.
+        return JSONResponse(config.model_dump(), headers={"Cache-Control": "no-store"})
 
     async def index(self, request: Request) -> Response:
         index = self._options.web_dir / "index.html"

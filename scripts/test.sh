@@ -7,10 +7,15 @@ cd "$(dirname "$0")/.."
 bash scripts/install.sh test
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 CDK_DISABLE_CLI_TELEMETRY=true
 
-echo "==> ruff"
+# The same checks as .pre-commit-config.yaml, then the whole suite.
+echo "==> ruff check"
 .venv/bin/ruff check .
-echo "==> mypy"
-.venv/bin/mypy lambdas
+echo "==> ruff format --check"
+.venv/bin/ruff format --check .
+echo "==> mypy (lambdas local interpreter cdk bench)"
+.venv/bin/mypy lambdas local interpreter cdk bench
+echo "==> wire schema (docs/wire-schema.json is generated from voicebot.contract.wire)"
+.venv/bin/python -m voicebot.contract.schema --check
 echo "==> pytest"
 set +e
 .venv/bin/python -m pytest "$@"

@@ -7,30 +7,14 @@ packages of the recognizer it uses.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
-from ..events import AudioFrame, TranscriptEvent
+from .base import Recognizer, RecognizerError, RecognizerStream
 
 if TYPE_CHECKING:
     from ..config import Settings
 
-
-class RecognizerError(RuntimeError):
-    """The recognizer cannot be set up; the message says what to do about it."""
-
-
-class RecognizerStream(Protocol):
-    async def send(self, frame: AudioFrame) -> None: ...
-
-    async def finish(self) -> None:
-        """No more audio; ``events()`` ends once the recognizer has said its last word."""
-
-    def events(self) -> AsyncIterator[TranscriptEvent]: ...
-
-
-class Recognizer(Protocol):
-    async def open_stream(self) -> RecognizerStream: ...
+__all__ = ["Recognizer", "RecognizerError", "RecognizerStream", "build_recognizer"]
 
 
 def build_recognizer(settings: Settings) -> Recognizer:

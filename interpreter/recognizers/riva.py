@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..events import SAMPLE_RATE, AudioFrame, FinalTranscript, PartialTranscript, TranscriptEvent
-from . import RecognizerError
+from .base import RecognizerError
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..events import SAMPLE_RATE, AudioFrame, FinalTranscript, PartialTranscript, TranscriptEvent
-from . import RecognizerError
+from .base import RecognizerError
 
 # Vosk's cost is per call more than per sample: feed it 100 ms at a time.
 _CHUNK_BYTES = SAMPLE_RATE * 2 // 10

@@ -7,12 +7,14 @@ characters a second (about 2.2 s of generation), each sentence about 0.6 s of au
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+import jsonschema
 import numpy as np
 import pytest
 import soundfile
@@ -47,6 +49,53 @@ ANSWER = " ".join(SENTENCES)
 # Speech for the fake microphone. Vosk's Korean model hears espeak's robotic Korean poorly, but
 # it does hear words in it, which is all the microphone test claims.
 MIC_PHRASE = "안녕하세요 오늘 날씨가 좋네요"
+WIRE_SCHEMA = json.loads((Path(__file__).parents[2] / "docs" / "wire-schema.json").read_text())
+
+
+class WireRecorder:
+    """Every text frame a page exchanges on its sockets, checked against docs/wire-schema.json.
+
+    ``/ws`` carries PageToServer and ServerToPage messages, the local stack's ``/mic`` carries
+    PageToMic and MicToPage (its binary frames are audio, not JSON).
+    """
+
+    # (socket path, towards the page) -> the schema's group for that direction.
+    GROUPS: ClassVar[dict[tuple[str, bool], str]] = {
+        ("/ws", True): "ServerToPage",
+        ("/ws", False): "PageToServer",
+        ("/mic", True): "MicToPage",
+        ("/mic", False): "PageToMic",
+    }
+
+    def __init__(self) -> None:
+        self.frames: list[tuple[str, bool, str]] = []
+
+    def watch(self, page: Any) -> None:
+        def on_socket(socket: Any) -> None:
+            path = "/" + socket.url.split("?")[0].rsplit("/", 1)[-1]
+            socket.on("framereceived", lambda payload: self._keep(path, True, payload))
+            socket.on("framesent", lambda payload: self._keep(path, False, payload))
+
+        page.on("websocket", on_socket)
+
+    def _keep(self, path: str, received: bool, payload: str | bytes) -> None:
+        if isinstance(payload, str):
+            self.frames.append((path, received, payload))
+
+    def invalid(self) -> list[str]:
+        problems = []
+        for path, received, text in self.frames:
+            group = self.GROUPS.get((path, received))
+            if group is None:
+                problems.append(f"a frame on an unknown socket {path}: {text[:120]}")
+                continue
+            schema = {"$ref": f"#/$defs/{group}", "$defs": WIRE_SCHEMA["$defs"]}
+            try:
+                jsonschema.validate(json.loads(text), schema)
+            except (ValueError, jsonschema.ValidationError) as exc:
+                reason = getattr(exc, "message", str(exc))
+                problems.append(f"{group} frame {text[:160]!r}: {reason[:200]}")
+        return problems
 
 
 @pytest.fixture(scope="session")
@@ -113,10 +162,18 @@ def mic_browser(playwright: Any, mic_wav: Path) -> Iterator[Any]:
 
 
 @pytest.fixture
-def open_page(browser: Any, stack: RunningStack) -> Iterator[Callable[..., Any]]:
+def wire() -> WireRecorder:
+    return WireRecorder()
+
+
+@pytest.fixture
+def open_page(
+    browser: Any, stack: RunningStack, wire: WireRecorder
+) -> Iterator[Callable[..., Any]]:
     """Opens the page on a phone-sized screen, signed in and connected (a new user each time).
 
-    Any uncaught error in a page fails the test.
+    Any uncaught error in a page fails the test, and so does any frame on its sockets that the
+    wire schema does not allow.
     """
     contexts: list[Any] = []
     errors: list[str] = []
@@ -128,6 +185,7 @@ def open_page(browser: Any, stack: RunningStack) -> Iterator[Callable[..., Any]]
         contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda error: errors.append(str(error)))
+        wire.watch(page)
         page.goto(stack.base_url + "/")
         page.wait_for_function("window.voicebot?.connection === 'connected'", timeout=15_000)
         return page
@@ -136,3 +194,4 @@ def open_page(browser: Any, stack: RunningStack) -> Iterator[Callable[..., Any]]
     for context in contexts:
         context.close()
     assert not errors, f"uncaught errors in the page: {errors}"
+    assert not wire.invalid(), wire.invalid()

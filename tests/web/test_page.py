@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from itertools import pairwise
 from typing import Any
 
@@ -81,6 +82,21 @@ def test_typed_question_streams_the_answer_and_plays_the_sentences_in_order(open
     latency = answer.locator(".latency").text_content()
     for step in ("first token", "first sentence", "first audio", "done", "playback began"):
         assert step in latency
+
+
+def test_every_frame_of_a_turn_is_one_the_wire_schema_allows(open_page: Any, wire: Any) -> None:
+    page = open_page()
+    turn = ask(page, "스키마를 지키나요?")
+    page.wait_for_function("t => window.voicebot.played[t]?.length > 0", arg=turn, timeout=20_000)
+    page.wait_for_function(
+        "t => document.querySelector(`.msg.bot[data-turn-id=\"${t}\"]`)?.dataset.state === 'done'",
+        arg=turn,
+        timeout=20_000,
+    )
+    received = {json.loads(text)["type"] for path, into_page, text in wire.frames if into_page}
+    sent = {json.loads(text)["action"] for path, into_page, text in wire.frames if not into_page}
+    assert {"delta", "sentence", "audio", "done"} <= received and "chat" in sent
+    assert wire.invalid() == []
 
 
 def test_microphone_audio_becomes_a_transcript_and_a_turn(open_page: Any, mic_browser: Any) -> None:
