@@ -48,8 +48,8 @@ say "pip install (${mode})"
 # bench/ and tests/ import them like any installed package.
 .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
 
-# ---- Node (the pinned CDK CLI, only for tests and deploys) -------------------------------------
-if [ "$mode" = test ] && [ -f package-lock.json ] && [ ! -d node_modules/aws-cdk ]; then
+# ---- Node (package.json's pins: the CDK CLI for tests and deploys, ESLint for web/js) ----------
+if [ "$mode" = test ] && [ -f package-lock.json ] && { [ ! -d node_modules/aws-cdk ] || [ ! -x node_modules/.bin/eslint ]; }; then
   say "npm ci (aws-cdk CLI)"
   npm ci --no-audit --no-fund --loglevel=error
 fi

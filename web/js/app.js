@@ -196,6 +196,7 @@ function dropTurn(turnId) {
 
 function onEvent(event) {
   // Audio payloads are large; the log keeps everything but the bytes.
+  // eslint-disable-next-line no-unused-vars -- `data` is named only to keep it out of `logged`
   const { data, ...logged } = event;
   record(observed.events, { ...(event.type === "audio" ? logged : event), receivedAt: Date.now() });
   handlers[event.type]?.(event);
