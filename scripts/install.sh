@@ -49,8 +49,9 @@ say "pip install (${mode})"
 .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
 
 # ---- Node (package.json's pins: the CDK CLI for tests and deploys, ESLint for web/js) ----------
-if [ "$mode" = test ] && [ -f package-lock.json ] && { [ ! -d node_modules/aws-cdk ] || [ ! -x node_modules/.bin/eslint ]; }; then
-  say "npm ci (aws-cdk CLI)"
+node_missing() { [ ! -d node_modules/aws-cdk ] || [ ! -x node_modules/.bin/eslint ]; }
+if [ "$mode" = test ] && [ -f package-lock.json ] && node_missing; then
+  say "npm ci (aws-cdk CLI, ESLint)"
   npm ci --no-audit --no-fund --loglevel=error
 fi
 say "installed (${mode})"

@@ -14,6 +14,8 @@ echo "==> ruff format --check"
 .venv/bin/ruff format --check .
 echo "==> mypy (lambdas local interpreter cdk bench)"
 .venv/bin/mypy lambdas local interpreter cdk bench
+echo "==> eslint (web/js)"
+bash scripts/lint-js.sh
 echo "==> wire schema (docs/wire-schema.json is generated from voicebot.contract.wire)"
 .venv/bin/python -m voicebot.contract.schema --check
 echo "==> pytest"
