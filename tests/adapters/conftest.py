@@ -1,7 +1,8 @@
-"""The adapters' real peers that tests/conftest.py does not already give: a DynamoDB endpoint.
+"""The adapters' real peers that tests/conftest.py does not already give: moto's server.
 
-moto's server on 127.0.0.1 with the history table made by ``local.dynamodb.ensure_history_table``
-(the table the local stack and the CDK stack define), as in tests/handlers/conftest.py.
+moto on 127.0.0.1 stands in for DynamoDB (with the history table made by
+``local.dynamodb.ensure_history_table``, the table the local stack and the CDK stack define) and
+for API Gateway's ``@connections`` API, as in tests/handlers/conftest.py.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ HISTORY_TABLE = "voicebot-history-adapter-test"
 
 
 @pytest.fixture(scope="session")
-def dynamodb_url() -> Iterator[str]:
+def moto_url() -> Iterator[str]:
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
@@ -27,6 +28,6 @@ def dynamodb_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def history_table(dynamodb_url: str) -> str:
-    ensure_history_table(dynamodb_url, HISTORY_TABLE, "us-east-1")
+def history_table(moto_url: str) -> str:
+    ensure_history_table(moto_url, HISTORY_TABLE, "us-east-1")
     return HISTORY_TABLE

@@ -18,8 +18,8 @@ TTL_DAYS = 7
 
 
 @pytest.fixture
-def store(dynamodb_url: str, history_table: str) -> DynamoHistoryStore:
-    return DynamoHistoryStore(history_table, endpoint_url=dynamodb_url, ttl_days=TTL_DAYS)
+def store(moto_url: str, history_table: str) -> DynamoHistoryStore:
+    return DynamoHistoryStore(history_table, endpoint_url=moto_url, ttl_days=TTL_DAYS)
 
 
 def uid() -> str:
@@ -70,13 +70,13 @@ async def test_turns_in_the_same_millisecond_do_not_overwrite_each_other(
 
 
 async def test_saved_turns_expire_through_the_ttl_attribute(
-    store: DynamoHistoryStore, dynamodb_url: str, history_table: str
+    store: DynamoHistoryStore, moto_url: str, history_table: str
 ) -> None:
     user = uid()
     before = int(time.time())
     await store.save(turn(user, "t1", 1000))
 
-    table = boto3.resource("dynamodb", endpoint_url=dynamodb_url).Table(history_table)
+    table = boto3.resource("dynamodb", endpoint_url=moto_url).Table(history_table)
     (item,) = table.query(
         KeyConditionExpression="userId = :u", ExpressionAttributeValues={":u": user}
     )["Items"]
@@ -137,8 +137,8 @@ async def test_clear_removes_only_that_users_turns(store: DynamoHistoryStore) ->
     await store.clear(uid())  # clearing an empty history is fine
 
 
-async def test_a_missing_table_is_service_unavailable(dynamodb_url: str) -> None:
-    store = DynamoHistoryStore("no-such-table", endpoint_url=dynamodb_url, ttl_days=1)
+async def test_a_missing_table_is_service_unavailable(moto_url: str) -> None:
+    store = DynamoHistoryStore("no-such-table", endpoint_url=moto_url, ttl_days=1)
 
     with pytest.raises(ServiceUnavailable):
         await store.recent(uid(), 5)
