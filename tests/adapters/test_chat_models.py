@@ -276,15 +276,9 @@ def _openai_timed_out() -> BaseException:
         return exc
 
 
-# CORE BUG (chat_models.translate_error): "no answer at all" is only recognised as OSError or an
-# httpx.TransportError. botocore's EndpointConnectionError (Bedrock unreachable) and openai's
-# APIConnectionError/APITimeoutError (what ChatOpenAI raises once its retries are spent, the
-# httpx error as __cause__) are neither, so they come out retryable=False, as if the request
-# itself were refused.
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: translate_error marks unreachable Bedrock/OpenAI endpoints not retryable",
-)
+# "No answer at all" is retryable whichever client says so: botocore's EndpointConnectionError
+# (Bedrock unreachable) and openai's APIConnectionError/APITimeoutError (what ChatOpenAI raises
+# once its retries are spent, the httpx error as __cause__) are not OSErrors themselves.
 @pytest.mark.parametrize(
     "error",
     [

@@ -10,6 +10,8 @@ and pydantic models that cost cold-start time).
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -79,7 +81,7 @@ def translate_error(exc: BaseException) -> ProviderError:
     retryable = code in _RETRYABLE_CODES or (status is not None and status >= 500)
     if status is None and code is None:
         # No answer at all (connection refused, reset, timed out): the next try may get one.
-        retryable = isinstance(exc, OSError) or _is_transport(exc)
+        retryable = _is_transport(exc)
     return ProviderError(f"The model provider failed ({type(exc).__name__}).", retryable=retryable)
 
 
@@ -103,12 +105,32 @@ def _http_status(exc: BaseException) -> int | None:
     return status if isinstance(status, int) else None
 
 
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    """The clients' own "no answer" errors: connection refused, reset or timed out."""
+    found: list[type[BaseException]] = []
+    for module, name in (
+        ("botocore.exceptions", "ConnectionError"),  # EndpointConnectionError, ConnectTimeout
+        ("botocore.exceptions", "HTTPClientError"),  # ReadTimeoutError
+        ("httpx", "TransportError"),
+        ("openai", "APIConnectionError"),  # APITimeoutError is a subclass
+    ):
+        # Only the clients that are installed: a function bundles just its provider's.
+        with contextlib.suppress(ImportError, AttributeError):
+            found.append(getattr(importlib.import_module(module), name))
+    return tuple(found)
+
+
 def _is_transport(exc: BaseException) -> bool:
-    try:
-        import httpx
-    except ImportError:  # pragma: no cover - httpx comes with the OpenAI-compatible providers
-        return False
-    return isinstance(exc, httpx.TransportError)
+    """True when no answer came back: the error or what caused it is a transport failure."""
+    transport = _transport_errors()
+    seen: BaseException | None = exc
+    for _ in range(5):  # the client's error, and the one it was raised from
+        if seen is None:
+            return False
+        if isinstance(seen, (OSError, *transport)):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def build_chat_model(settings: ChatSettings) -> ChatModel:
