@@ -1,4 +1,6 @@
-"""Shared fixtures: a real Redis server, a moto server for DynamoDB and ``@connections``.
+"""Shared fixtures: a real Redis server, a moto server for DynamoDB and ``@connections``, and the
+history table on it (made by ``local.dynamodb.ensure_history_table``, the table the local stack
+and the CDK stack define).
 
 Nothing here reaches beyond 127.0.0.1. AWS is imitated at its wire protocol: moto's server for
 DynamoDB and the API Gateway management API, and the fakes in ``tests/fakes`` for Bedrock and Polly.
@@ -26,9 +28,33 @@ for _key, _value in {
 os.environ.pop("AWS_PROFILE", None)
 
 
+HISTORY_TABLE = "voicebot-history-test"
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
     from local.redis_server import EmbeddedRedis
 
     with EmbeddedRedis() as server:
         yield server.url
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    from local.redis_server import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def history_table(moto_url: str) -> str:
+    from local.dynamodb import ensure_history_table
+
+    ensure_history_table(moto_url, HISTORY_TABLE, "us-east-1")
+    return HISTORY_TABLE

@@ -9,22 +9,8 @@ from botocore.exceptions import ClientError
 from moto.apigatewaymanagementapi.models import ApiGatewayManagementApiBackend
 from moto.core.exceptions import ServiceException
 
+from tests.fakes.connections import ForbiddenException, GoneException, PayloadTooLargeException
 from voicebot.adapters.connections import ApiGatewayConnectionPoster, endpoint_from_request
-
-
-class _Gone(ServiceException):
-    code = "GoneException"
-    message = "The connection is gone."
-
-
-class _Forbidden(ServiceException):
-    code = "ForbiddenException"
-    message = "Forbidden"
-
-
-class _TooLarge(ServiceException):
-    code = "PayloadTooLargeException"
-    message = "Too large"
 
 
 class Pages:
@@ -60,7 +46,9 @@ async def test_a_post_reaches_the_connection_and_answers_true(moto_url: str, pag
     assert pages.received == {"conn1": [message, korean]}
 
 
-@pytest.mark.parametrize("refusal", [_Gone(), _Forbidden()], ids=["gone", "forbidden"])
+@pytest.mark.parametrize(
+    "refusal", [GoneException(), ForbiddenException()], ids=["gone", "forbidden"]
+)
 async def test_a_connection_that_is_gone_answers_false(
     moto_url: str, pages: Pages, refusal: ServiceException
 ) -> None:
@@ -72,7 +60,7 @@ async def test_a_connection_that_is_gone_answers_false(
 async def test_other_failures_are_raised_not_taken_for_a_gone_page(
     moto_url: str, pages: Pages
 ) -> None:
-    pages.refuse["conn3"] = _TooLarge()
+    pages.refuse["conn3"] = PayloadTooLargeException()
 
     with pytest.raises(ClientError) as raised:
         await ApiGatewayConnectionPoster(moto_url).post("conn3", b"{}")

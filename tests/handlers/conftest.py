@@ -19,13 +19,10 @@ from urllib.parse import unquote
 
 import pytest
 from moto.apigatewaymanagementapi.models import ApiGatewayManagementApiBackend
-from moto.core.exceptions import ServiceException
-from moto.server import ThreadedMotoServer
 
 from local.apigw import LambdaContext, response_body, rest_event, websocket_event
-from local.dynamodb import ensure_history_table
-from local.redis_server import free_port
 from tests.fakes.bedrock_server import FakeBedrock
+from tests.fakes.connections import GoneException
 from tests.fakes.polly_server import FakePolly
 from voicebot import wiring
 from voicebot.contract import routes
@@ -38,13 +35,7 @@ from voicebot.contract.settings import (
     TokenSettings,
 )
 
-TABLE = "voicebot-history-test"
 SECRET = "test-secret-that-is-long-enough-0123456789"
-
-
-class _Gone(ServiceException):
-    code = "GoneException"
-    message = "The connection is gone."
 
 
 class ConnectionRecorder:
@@ -57,7 +48,7 @@ class ConnectionRecorder:
 
     def record(self, connection_id: str, data: bytes) -> None:
         if connection_id in self.gone:
-            raise _Gone()
+            raise GoneException()
         with self.lock:
             self.messages[connection_id].append((time.monotonic(), json.loads(data)))
 
@@ -78,21 +69,6 @@ def recorder() -> Iterator[ConnectionRecorder]:
     ApiGatewayManagementApiBackend.post_to_connection = post_to_connection  # type: ignore[method-assign]
     yield rec
     ApiGatewayManagementApiBackend.post_to_connection = original  # type: ignore[method-assign]
-
-
-@pytest.fixture(scope="session")
-def moto_url() -> Iterator[str]:
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-
-
-@pytest.fixture(scope="session")
-def history_table(moto_url: str) -> str:
-    ensure_history_table(moto_url, TABLE, "us-east-1")  # the same table the local stack makes
-    return TABLE
 
 
 @pytest.fixture(scope="session")

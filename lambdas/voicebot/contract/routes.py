@@ -13,17 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Literal
 
-from .settings import (
-    ChatSettings,
-    ConnectionsSettings,
-    ConversationSettings,
-    EnvSettings,
-    HistorySettings,
-    RedisSettings,
-    SessionSettings,
-    SpeechSettings,
-    TokenSettings,
-)
+from . import settings as s
 from .wire import CLIENT_ACTIONS
 
 # Who may call a route: nobody in particular, a page (client token), a device (device token), an
@@ -45,7 +35,7 @@ class FunctionSpec:
     description: str
     memory_mb: int = 512
     timeout_seconds: int = 10
-    settings: tuple[type[EnvSettings], ...] = ()
+    settings: tuple[type[s.EnvSettings], ...] = ()
     table_actions: tuple[str, ...] = ()
     manage_connections: bool = False
     synthesize_speech: bool = False
@@ -62,7 +52,7 @@ class FunctionSpec:
     @property
     def in_vpc(self) -> bool:
         """Functions that talk to Redis run in the VPC; the others stay out (faster cold starts)."""
-        return RedisSettings in self.settings
+        return s.RedisSettings in self.settings
 
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (
@@ -70,45 +60,45 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         "sessions",
         "POST /api/sessions and /api/sessions/refresh: issue tokens",
-        settings=(TokenSettings, SessionSettings),
+        settings=(s.TokenSettings, s.SessionSettings),
     ),
     FunctionSpec(
         "transcripts",
         "POST /api/transcripts: relay a device's transcript to the user's pages",
-        settings=(TokenSettings, RedisSettings, ConnectionsSettings),
+        settings=(s.TokenSettings, s.RedisSettings, s.ConnectionsSettings),
         manage_connections=True,
     ),
     FunctionSpec(
         "speech",
         "POST /api/speech: text to OGG Vorbis",
         timeout_seconds=20,
-        settings=(TokenSettings, SpeechSettings),
+        settings=(s.TokenSettings, s.SpeechSettings),
         synthesize_speech=True,
     ),
     FunctionSpec(
         "history",
         "GET and DELETE /api/history",
         timeout_seconds=20,
-        settings=(TokenSettings, HistorySettings),
+        settings=(s.TokenSettings, s.HistorySettings),
         table_actions=("dynamodb:Query", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"),
     ),
     FunctionSpec(
         "ws_connect",
         "WebSocket $connect: check the token, register the connection",
-        settings=(TokenSettings, RedisSettings),
+        settings=(s.TokenSettings, s.RedisSettings),
     ),
     FunctionSpec(
         "ws_disconnect",
         "WebSocket $disconnect: forget the connection",
         memory_mb=256,
-        settings=(RedisSettings,),
+        settings=(s.RedisSettings,),
     ),
     FunctionSpec(
         "ws_messages",
         "WebSocket cancel, resume, ping and $default",
         timeout_seconds=20,
         # A cancel after the answer was stored corrects that turn to what the user heard.
-        settings=(RedisSettings, HistorySettings),
+        settings=(s.RedisSettings, s.HistorySettings),
         table_actions=("dynamodb:Query", "dynamodb:UpdateItem"),
         manage_connections=True,
     ),
@@ -120,11 +110,11 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         memory_mb=1024,
         timeout_seconds=300,
         settings=(
-            RedisSettings,
-            HistorySettings,
-            ConversationSettings,
-            ChatSettings,
-            SpeechSettings,
+            s.RedisSettings,
+            s.HistorySettings,
+            s.ConversationSettings,
+            s.ChatSettings,
+            s.SpeechSettings,
         ),
         table_actions=("dynamodb:Query", "dynamodb:PutItem"),
         manage_connections=True,
