@@ -194,6 +194,36 @@ class SpeechSettings(EnvSettings):
     scripted_tts_ms_per_char: float = Field(default=0.0, ge=0.0)
 
 
+class TurnTakingSettings(EnvSettings):
+    """How the bot takes turns: each behaviour on or off by one setting, all on by default.
+
+    The page reads the interruption and end-of-turn parts from ``config.json`` (``PageConfig``);
+    the transcripts and chat functions read the preemptive-answer part. Thresholds are measured
+    (docs/BENCHMARKS.md) and documented in docs/PROTOCOL.md.
+    """
+
+    # Backchannels (네, 응, uh-huh …) never interrupt; other speech interrupts once it holds
+    # enough content; the page ducks the answer at the first partial and resumes it after a
+    # false interruption (contract/interruptions.py).
+    interruption_policy: bool = Field(
+        default=True, json_schema_extra=context_key("interruptionPolicy")
+    )
+    interruption_min_chars: int = Field(default=2, ge=1, le=100)
+    interruption_min_ms: int = Field(default=500, ge=0, le=10_000)
+    false_interruption_ms: int = Field(default=1500, ge=100, le=10_000)
+    duck_volume: float = Field(default=0.3, ge=0.0, le=1.0)
+    # Start the answer on a stable partial and hold what would be heard until the final confirms
+    # it (services/preemption.py).
+    preemptive_answers: bool = Field(
+        default=True, json_schema_extra=context_key("preemptiveAnswers")
+    )
+    # The end of a turn waits less after a sentence-final ending and more after a connective
+    # (contract/endpointing.py), for the page's microphone and the interpreter.
+    adaptive_end_of_turn: bool = Field(
+        default=True, json_schema_extra=context_key("adaptiveEndOfTurn")
+    )
+
+
 class ServiceSettings(EnvSettings):
     service_name: str = "voicebot"
     max_body_bytes: int = 64 * 1024
@@ -210,5 +240,6 @@ ALL_SETTINGS: tuple[type[EnvSettings], ...] = (
     ConversationSettings,
     ChatSettings,
     SpeechSettings,
+    TurnTakingSettings,
     ServiceSettings,
 )

@@ -35,14 +35,28 @@ class SessionRequest(_Incoming):
     accessCode: Annotated[str, StringConstraints(max_length=256)] | None = None
 
 
+EpochMs = Annotated[int, Field(ge=0, le=MAX_SAFE_INTEGER)]
+
+
 class TranscriptPost(_Incoming):
-    """``POST /api/transcripts``: what a device's interpreter sends, and what the relay reads."""
+    """``POST /api/transcripts``: what a device's interpreter sends, and what the relay reads.
+
+    The optional fields are what the device knows and the server cannot guess: how much of a
+    partial the recognizer will not change any more (Transcribe's partial-results stabilization),
+    and the device's own clock (epoch ms) at the utterance's first voiced audio, at its last voiced
+    audio once the voice detector heard it end, and when the recognizer gave this text. Turn-taking
+    reads them (a stable partial may start the answer early; the ledger starts at end of speech).
+    """
 
     utteranceId: Id
     seq: Annotated[int, Field(ge=0, le=MAX_SAFE_INTEGER)]
     text: Text
     final: bool
     lang: Lang | None = None
+    stableChars: Annotated[int, Field(ge=0, le=MAX_TEXT_CHARS)] | None = None
+    speechStartedAt: EpochMs | None = None
+    speechEndedAt: EpochMs | None = None
+    recognizedAt: EpochMs | None = None
 
     def body(self) -> dict[str, Any]:
         """The JSON body as the device sends it (optional fields left out when unset)."""
@@ -123,6 +137,11 @@ class TranscriptEvent(ServerEvent):
     text: str
     final: bool
     lang: str | None = None
+    # As the device posted them (TranscriptPost): pages may use them, older pages ignore them.
+    stableChars: int | None = None
+    speechStartedAt: int | None = None
+    speechEndedAt: int | None = None
+    recognizedAt: int | None = None
 
 
 class DeltaEvent(ServerEvent):
