@@ -18,6 +18,7 @@ from .contract.settings import (
     ConversationSettings,
     EnvSettings,
     HistorySettings,
+    PreemptionSettings,
     RedisSettings,
     ServiceSettings,
     SessionSettings,
@@ -31,6 +32,7 @@ __all__ = [
     "ConversationSettings",
     "EnvSettings",
     "HistorySettings",
+    "PreemptionSettings",
     "RedisSettings",
     "ServiceSettings",
     "SessionSettings",
@@ -41,6 +43,7 @@ __all__ = [
     "connections_settings",
     "conversation_settings",
     "history_settings",
+    "preemption_settings",
     "redis_settings",
     "reset_settings",
     "service_settings",
@@ -105,6 +108,11 @@ def speech_settings() -> SpeechSettings:
 
 
 @lru_cache(maxsize=1)
+def preemption_settings() -> PreemptionSettings:
+    return PreemptionSettings.from_env(environ())
+
+
+@lru_cache(maxsize=1)
 def service_settings() -> ServiceSettings:
     return ServiceSettings.from_env(environ())
 
@@ -120,6 +128,7 @@ def reset_settings() -> None:
         history_settings,
         chat_settings,
         speech_settings,
+        preemption_settings,
         service_settings,
     ):
         fn.cache_clear()

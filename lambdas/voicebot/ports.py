@@ -62,6 +62,43 @@ class CancelFlags(Protocol):
     async def cancel_requested(self, user_id: str, turn_id: str) -> tuple[bool, int | None]: ...
 
 
+@dataclass(frozen=True)
+class HeldAnswer:
+    """A preemptive answer started on a partial transcript, held until a ``chat`` adopts it."""
+
+    answer_id: str
+    utterance_id: str
+    text: str
+    # Set once adopted: the page's turn id and connection, and the confirmed (final) text.
+    turn_id: str | None = None
+    connection_id: str | None = None
+    confirmed_text: str | None = None
+
+
+class HeldAnswers(Protocol):
+    """The user's one preemptive answer in flight (a newer one replaces it)."""
+
+    async def offer(self, user_id: str, answer: HeldAnswer) -> None: ...
+
+    async def current(self, user_id: str) -> HeldAnswer | None: ...
+
+    async def adopt(
+        self, user_id: str, answer_id: str, turn_id: str, connection_id: str, text: str
+    ) -> bool:
+        """Hand the held answer to a page's turn; False if it is no longer the current one."""
+        ...
+
+    async def discard(self, user_id: str, answer_id: str) -> None:
+        """Forget it (only if it is still the current one); its turn stops and says nothing."""
+        ...
+
+
+class TurnStarter(Protocol):
+    """Starts a preemptive turn in the chat function without waiting for it."""
+
+    async def start(self, user_id: str, answer_id: str, text: str) -> None: ...
+
+
 class ConnectionPoster(Protocol):
     """Sends one message to one WebSocket connection (API Gateway ``@connections``)."""
 

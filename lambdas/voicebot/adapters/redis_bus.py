@@ -9,6 +9,7 @@ Every multi-key decision is one Lua script, so concurrent functions cannot inter
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -17,9 +18,11 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..contract.wire import TranscriptEvent, TranscriptPost
 from ..errors import ServiceUnavailable
-from ..ports import AppendResult
+from ..ports import AppendResult, HeldAnswer
 
 _PREFIX = "vb"
+# A held answer lives as long as a turn may run (the chat function's timeout) and no longer.
+HELD_ANSWER_TTL_SECONDS = 300
 
 # KEYS: utterance hash, user stream. ARGV: seq, final, maxlen, ttl, event json.
 _APPEND = """
@@ -49,6 +52,28 @@ return claimed
 """
 
 
+# KEYS: the user's held-answer key. ARGV: answer id, turn id, connection id, text, ttl.
+# Adopts only the answer still current and not yet adopted, so a racing newer partial wins.
+_ADOPT = """
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 0 end
+local held = cjson.decode(raw)
+if held['answer_id'] ~= ARGV[1] or type(held['turn_id']) == 'string' then return 0 end
+held['turn_id'] = ARGV[2]
+held['connection_id'] = ARGV[3]
+held['confirmed_text'] = ARGV[4]
+redis.call('SET', KEYS[1], cjson.encode(held), 'EX', ARGV[5])
+return 1
+"""
+
+# KEYS: the user's held-answer key. ARGV: answer id. Deletes it only if it is still that one.
+_DISCARD = """
+local raw = redis.call('GET', KEYS[1])
+if raw and cjson.decode(raw)['answer_id'] == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
 def _translate_errors(fn: Any) -> Any:
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
@@ -62,7 +87,8 @@ def _translate_errors(fn: Any) -> Any:
 
 
 class RedisBus:
-    """ConnectionRegistry, TranscriptStream, DeliveryLedger, TurnClaims and CancelFlags."""
+    """ConnectionRegistry, TranscriptStream, DeliveryLedger, TurnClaims, CancelFlags and
+    HeldAnswers."""
 
     def __init__(
         self,
@@ -78,6 +104,8 @@ class RedisBus:
         self._conn_ttl = connection_ttl_seconds
         self._append = client.register_script(_APPEND)
         self._claim = client.register_script(_CLAIM)
+        self._adopt = client.register_script(_ADOPT)
+        self._discard = client.register_script(_DISCARD)
 
     @staticmethod
     def _conn_key(connection_id: str) -> str:
@@ -180,6 +208,33 @@ class RedisBus:
     async def claim_turn(self, user_id: str, turn_id: str) -> bool:
         key = f"{_PREFIX}:turn:{{{user_id}}}:{turn_id}"
         return bool(await self._r.set(key, "1", nx=True, ex=self._stream_ttl))
+
+    @staticmethod
+    def _held_key(user_id: str) -> str:
+        return f"{_PREFIX}:held:{{{user_id}}}"
+
+    @_translate_errors
+    async def offer(self, user_id: str, answer: HeldAnswer) -> None:
+        await self._r.set(
+            self._held_key(user_id), json.dumps(asdict(answer)), ex=HELD_ANSWER_TTL_SECONDS
+        )
+
+    @_translate_errors
+    async def current(self, user_id: str) -> HeldAnswer | None:
+        raw = await self._r.get(self._held_key(user_id))
+        return None if raw is None else HeldAnswer(**json.loads(_text(raw)))
+
+    @_translate_errors
+    async def adopt(
+        self, user_id: str, answer_id: str, turn_id: str, connection_id: str, text: str
+    ) -> bool:
+        keys = [self._held_key(user_id)]
+        args: list[str | int] = [answer_id, turn_id, connection_id, text, HELD_ANSWER_TTL_SECONDS]
+        return bool(await self._adopt(keys=keys, args=args))
+
+    @_translate_errors
+    async def discard(self, user_id: str, answer_id: str) -> None:
+        await self._discard(keys=[self._held_key(user_id)], args=[answer_id])
 
     @_translate_errors
     async def request_cancel(self, user_id: str, turn_id: str, heard: int | None) -> None:

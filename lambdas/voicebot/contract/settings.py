@@ -198,7 +198,7 @@ class TurnTakingSettings(EnvSettings):
     """How the bot takes turns: each behaviour on or off by one setting, all on by default.
 
     The page reads the interruption and end-of-turn parts from ``config.json`` (``PageConfig``);
-    the transcripts and chat functions read the preemptive-answer part. Thresholds are measured
+    preemptive answers are PreemptionSettings (the functions read those). Thresholds are measured
     (docs/BENCHMARKS.md) and documented in docs/PROTOCOL.md.
     """
 
@@ -212,16 +212,27 @@ class TurnTakingSettings(EnvSettings):
     interruption_min_ms: int = Field(default=500, ge=0, le=10_000)
     false_interruption_ms: int = Field(default=1500, ge=100, le=10_000)
     duck_volume: float = Field(default=0.3, ge=0.0, le=1.0)
-    # Start the answer on a stable partial and hold what would be heard until the final confirms
-    # it (services/preemption.py).
-    preemptive_answers: bool = Field(
-        default=True, json_schema_extra=context_key("preemptiveAnswers")
-    )
     # The end of a turn waits less after a sentence-final ending and more after a connective
     # (contract/endpointing.py), for the page's microphone and the interpreter.
     adaptive_end_of_turn: bool = Field(
         default=True, json_schema_extra=context_key("adaptiveEndOfTurn")
     )
+
+
+class PreemptionSettings(EnvSettings):
+    """Preemptive answers: start the answer on a stable partial transcript, hold everything the
+    person would perceive until their ``chat`` confirms the text, else discard it unheard
+    (services/preemption.py). Read by the transcripts function (which starts such a turn) and
+    the chat function (which runs it, or adopts it for a ``chat``)."""
+
+    preemptive_answers: bool = Field(
+        default=True, json_schema_extra=context_key("preemptiveAnswers")
+    )
+    # The function that runs a preemptive turn (the chat function, invoked asynchronously); the
+    # local stack and the tests run it in-process instead.
+    preemptive_turn_function: str | None = None
+    # A held answer no page adopted within this time is discarded.
+    preemptive_hold_seconds: float = Field(default=10.0, gt=0.0, le=60.0)
 
 
 class ServiceSettings(EnvSettings):
@@ -241,5 +252,6 @@ ALL_SETTINGS: tuple[type[EnvSettings], ...] = (
     ChatSettings,
     SpeechSettings,
     TurnTakingSettings,
+    PreemptionSettings,
     ServiceSettings,
 )

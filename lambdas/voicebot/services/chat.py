@@ -24,6 +24,8 @@ from ..ports import (
     ChatMessage,
     ChatModel,
     ConnectionPoster,
+    HeldAnswer,
+    HeldAnswers,
     HistoryStore,
     Synthesizer,
     Turn,
@@ -63,6 +65,8 @@ class TurnOutcome:
     ledger: dict[str, int]
     error: str | None = None
     stored: bool = False
+    # A preemptive answer that no page adopted (see run_held).
+    discarded: bool = False
 
 
 class Outbox:
@@ -75,10 +79,20 @@ class Outbox:
     delta (deltas are batches anyway); ``done`` leaves when everything else has.
     """
 
-    def __init__(self, poster: ConnectionPoster, connection_id: str, on_gone: Callable[[], None]):
+    def __init__(
+        self,
+        poster: ConnectionPoster,
+        connection_id: str,
+        on_gone: Callable[[], None],
+        *,
+        held: bool = False,
+    ):
         self._poster = poster
         self._connection_id = connection_id
         self._on_gone = on_gone
+        # A held outbox keeps everything until release() names the page and the turn id.
+        self._held = held
+        self._turn_id: str | None = None
         self._speech: deque[ServerEvent] = deque()
         self._text: list[DeltaEvent] = []
         self._last: DoneEvent | None = None
@@ -94,6 +108,16 @@ class Outbox:
             self._last = event
         else:
             self._speech.append(event)
+        self._wakeup.set()
+
+    def release(self, connection_id: str, turn_id: str) -> None:
+        """Send what is held, and all that follows, to this page under its turn id."""
+        self._connection_id, self._turn_id, self._held = connection_id, turn_id, False
+        self._wakeup.set()
+
+    def discard(self) -> None:
+        """Drop what is held and all that follows: nobody hears any of it."""
+        self.gone, self._held = True, False
         self._wakeup.set()
 
     async def close(self) -> None:
@@ -115,6 +139,12 @@ class Outbox:
 
     async def _drain(self) -> None:
         while True:
+            if self._held:
+                if self._closed:
+                    return  # closed while still held: nothing was ever released
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
             event = self._next()
             if event is None:
                 if self._closed:
@@ -124,6 +154,8 @@ class Outbox:
                 continue
             if self.gone:
                 continue
+            if self._turn_id is not None and "turnId" in type(event).model_fields:
+                event = event.model_copy(update={"turnId": self._turn_id})
             try:
                 if not await self._poster.post(self._connection_id, encode_event(event)):
                     self.gone = True
@@ -165,6 +197,70 @@ class _CancelWatch:
                 await asyncio.wait_for(self.event.wait(), CANCEL_POLL_SECONDS)
 
 
+class _HeldWatch(_CancelWatch):
+    """A preemptive turn's watch: first whether a page adopts it, then its cancel flag.
+
+    Until adopted it checks the user's held answer: adopted releases the outbox to that page and
+    the watch becomes an ordinary cancel watch on the page's turn id; replaced, discarded or not
+    adopted in time discards the outbox and ends the turn as if cancelled.
+    """
+
+    def __init__(
+        self,
+        flags: CancelFlags,
+        held: HeldAnswers,
+        user_id: str,
+        answer_id: str,
+        outbox_ready: Callable[[], Outbox],
+        deadline: float,
+        clock: Callable[[], int],
+    ) -> None:
+        super().__init__(flags, user_id, answer_id)
+        self._held = held
+        self._answer_id = answer_id
+        self._outbox = outbox_ready
+        self._deadline = deadline
+        self._clock = clock
+        self.adopted: HeldAnswer | None = None
+        self.adopted_at = 0
+        self.discarded = False
+
+    @property
+    def turn_id(self) -> str:
+        return self._turn_id
+
+    async def check(self) -> bool:
+        if self.adopted is not None:
+            return await super().check()
+        if self.discarded:
+            return True
+        try:
+            current = await self._held.current(self._user_id)
+        except ServiceUnavailable:
+            current = None  # nobody could adopt it: it must not play
+        if current is not None and current.answer_id == self._answer_id and current.turn_id:
+            self.adopted, self.adopted_at = current, self._clock()
+            self._turn_id = current.turn_id
+            self._outbox().release(current.connection_id or "", current.turn_id)
+            return await super().check()
+        stale = current is None or current.answer_id != self._answer_id
+        if stale or time.monotonic() >= self._deadline:
+            if not stale:
+                with contextlib.suppress(ServiceUnavailable):
+                    await self._held.discard(self._user_id, self._answer_id)
+            self.discarded = True
+            self._outbox().discard()
+            self.event.set()
+            return True
+        return False
+
+    async def until_decided(self) -> None:
+        while self.adopted is None and not self.discarded:
+            await self.check()
+            if self.adopted is None and not self.discarded:
+                await asyncio.sleep(CANCEL_POLL_SECONDS)
+
+
 @dataclass
 class _TurnState:
     generated: list[str] = field(default_factory=list)
@@ -201,9 +297,40 @@ class TurnRunner:
         poster: ConnectionPoster,
         connection_id: str,
     ) -> TurnOutcome:
-        state = _TurnState(ledger={"received": self._clock()})
         watch = _CancelWatch(self._cancels, user_id, turn_id)
         outbox = Outbox(poster, connection_id, on_gone=watch.event.set)
+        return await self._run(user_id, turn_id, text, outbox, watch)
+
+    async def run_held(
+        self,
+        user_id: str,
+        answer_id: str,
+        text: str,
+        poster: ConnectionPoster,
+        held: HeldAnswers,
+        hold_seconds: float,
+    ) -> TurnOutcome:
+        """A preemptive turn: everything is held until a page's ``chat`` adopts it.
+
+        Adopted, it goes on as that page's turn (its id, its connection, the confirmed text in
+        the history); not adopted, it stops, nothing of it is sent and nothing is stored.
+        """
+        watch = _HeldWatch(
+            self._cancels,
+            held,
+            user_id,
+            answer_id,
+            lambda: outbox,
+            deadline=time.monotonic() + hold_seconds,
+            clock=self._clock,
+        )
+        outbox = Outbox(poster, "", on_gone=watch.event.set, held=True)
+        return await self._run(user_id, answer_id, text, outbox, watch)
+
+    async def _run(
+        self, user_id: str, turn_id: str, text: str, outbox: Outbox, watch: _CancelWatch
+    ) -> TurnOutcome:
+        state = _TurnState(ledger={"received": self._clock()})
         audio_queue: asyncio.Queue[tuple[int, asyncio.Task[bytes]] | None] = asyncio.Queue()
         pump = asyncio.create_task(self._pump_audio(turn_id, audio_queue, outbox, watch, state))
         synth_slots = asyncio.Semaphore(self._opts.synthesis_concurrency)
@@ -228,6 +355,8 @@ class TurnRunner:
                 await asyncio.wait({pump, poller}, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 poller.cancel()
+            if isinstance(watch, _HeldWatch):
+                await watch.until_decided()  # the answer is ready; the page has yet to ask
         except ServiceUnavailable:
             state.error = ("service_unavailable", "A backing service is unavailable; try again.")
         finally:
@@ -235,6 +364,19 @@ class TurnRunner:
                 task.cancel()
             await asyncio.gather(*tasks, pump, return_exceptions=True)
 
+        if isinstance(watch, _HeldWatch):
+            if watch.adopted is None:
+                # Discarded: never heard, never stored; the page never knew of it.
+                await outbox.close()
+                return TurnOutcome(
+                    text="".join(state.generated),
+                    sentences=state.sentences,
+                    interrupted=False,
+                    ledger=state.ledger,
+                    discarded=True,
+                )
+            turn_id, text = watch.turn_id, watch.adopted.confirmed_text or text
+            state.ledger["adopted"] = watch.adopted_at
         # A cancel that arrived while the last audio was going out still counts: the page stopped.
         interrupted = await watch.check()
         if state.error:
