@@ -17,7 +17,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import Any, Literal
 from urllib.parse import unquote
 
@@ -221,6 +221,7 @@ class _BedrockHandler(FakeAwsHandler[BedrockRequest]):
         req.outcome = "failed_mid_stream"
 
 
+@dataclass(eq=False)
 class FakeBedrock(FakeAwsServer[BedrockRequest]):
     """Fake Bedrock Runtime on 127.0.0.1. All options are plain attributes and may be
     changed while the server runs (e.g. ``fb.answer = "..."`` between turns).
@@ -247,33 +248,23 @@ class FakeBedrock(FakeAwsServer[BedrockRequest]):
 
     handler_class = _BedrockHandler
 
-    def __init__(
-        self,
-        answer: AnswerSource = DEFAULT_ANSWER,
-        *,
-        script: Sequence[AnswerSource] | None = None,
-        tokenize: Tokenizer = 4,
-        first_token_delay: float = 0.0,
-        token_interval: float = 0.0,
-        throttle_first_n: int = 0,
-        fail_mid_stream: StreamFailure | None = None,
-        fail_after_tokens: int = 1,
-        gate: threading.Event | None = None,
-        gate_after_tokens: int = 0,
-        usage: dict[str, int] | None = None,
-    ) -> None:
+    answer: AnswerSource = DEFAULT_ANSWER
+    _: KW_ONLY
+    script: Sequence[AnswerSource] | None = None
+    tokenize: Tokenizer = 4
+    first_token_delay: float = 0.0
+    token_interval: float = 0.0
+    throttle_first_n: int = 0
+    fail_mid_stream: StreamFailure | None = None
+    fail_after_tokens: int = 1
+    gate: threading.Event | None = None
+    gate_after_tokens: int = 0
+    usage: dict[str, int] | None = None
+
+    def __post_init__(self) -> None:
         super().__init__()
-        self.answer = answer
-        self.script = list(script) if script is not None else None
-        self.tokenize = tokenize
-        self.first_token_delay = first_token_delay
-        self.token_interval = token_interval
-        self.throttle_first_n = throttle_first_n
-        self.fail_mid_stream = fail_mid_stream
-        self.fail_after_tokens = fail_after_tokens
-        self.gate = gate
-        self.gate_after_tokens = gate_after_tokens
-        self.usage = usage
+        if self.script is not None:
+            self.script = list(self.script)
         self._served = 0
 
     def served_requests(self) -> list[BedrockRequest]:

@@ -20,7 +20,7 @@ import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -166,6 +166,7 @@ class _PollyHandler(FakeAwsHandler[PollyRequest]):
         req.outcome = "ok"
 
 
+@dataclass(eq=False)
 class FakePolly(FakeAwsServer[PollyRequest]):
     """Fake Polly on 127.0.0.1. Options are plain attributes, changeable while running.
 
@@ -187,25 +188,17 @@ class FakePolly(FakeAwsServer[PollyRequest]):
 
     handler_class = _PollyHandler
 
-    def __init__(
-        self,
-        *,
-        delay: Delay = 0.0,
-        throttle_first_n: int = 0,
-        fail_all: bool = False,
-        ms_per_char: float = 60.0,
-        max_seconds: float = 3.0,
-        min_seconds: float = 0.05,
-        sample_rate: int = 22050,
-    ) -> None:
+    _: KW_ONLY
+    delay: Delay = 0.0
+    throttle_first_n: int = 0
+    fail_all: bool = False
+    ms_per_char: float = 60.0
+    max_seconds: float = 3.0
+    min_seconds: float = 0.05
+    sample_rate: int = 22050
+
+    def __post_init__(self) -> None:
         super().__init__()
-        self.delay = delay
-        self.throttle_first_n = throttle_first_n
-        self.fail_all = fail_all
-        self.ms_per_char = ms_per_char
-        self.max_seconds = max_seconds
-        self.min_seconds = min_seconds
-        self.sample_rate = sample_rate
         self._audio_lock = threading.Lock()
 
     def texts(self) -> list[str]:
