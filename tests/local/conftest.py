@@ -131,6 +131,11 @@ class RunningStack:
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, timeout=30)
 
+    def page_config(self) -> dict[str, Any]:
+        """``/config.json``: what the page is told about the stack (URLs, engines, language)."""
+        with self.client() as http:
+            return dict(http.get("/config.json").json())
+
     def client_token(self) -> str:
         """The client token of a new session: what a page opens its sockets with."""
         with self.client() as http:

@@ -31,8 +31,7 @@ async def test_bad_token_is_refused_in_the_handshake(
 
 
 def test_config_json_tells_the_page_where_everything_is(scripted_stack: RunningStack) -> None:
-    with httpx.Client(base_url=scripted_stack.base_url) as http:
-        config = http.get("/config.json").json()
+    config = scripted_stack.page_config()
     port = scripted_stack.port
     assert config["apiBase"] == ""
     assert config["wsUrl"] == f"ws://127.0.0.1:{port}/ws"

@@ -81,8 +81,7 @@ def nth(count: int, kind: str, **fields: Any) -> Callable[[dict[str, Any]], bool
 async def test_microphone_audio_becomes_transcripts_through_riva(
     riva_stack: RunningStack, riva: RivaServer
 ) -> None:
-    with riva_stack.client() as http:
-        engines = http.get("/config.json").json()["engines"]
+    engines = riva_stack.page_config()["engines"]
     assert engines["asr"] == f"riva ({riva.url})"
     token = riva_stack.client_token()
     page = await open_page(riva_stack.ws_url, token)
@@ -130,8 +129,7 @@ async def test_microphone_audio_becomes_transcripts_through_riva(
 async def test_a_chat_turn_is_spoken_by_riva_as_ogg(
     riva_stack: RunningStack, riva: RivaServer
 ) -> None:
-    with riva_stack.client() as http:
-        engines = http.get("/config.json").json()["engines"]
+    engines = riva_stack.page_config()["engines"]
     assert engines["tts"] == f"riva ({riva.url}, Magpie-Multilingual.EN-US.Aria)"
     page = await riva_stack.new_page()
     try:
