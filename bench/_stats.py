@@ -104,6 +104,15 @@ def copy_to_docs(*paths: Path) -> None:
         shutil.copy2(path, DOCS / path.name)
 
 
+def publish(name: str, result: dict[str, Any], copy: bool) -> Path:
+    """Write a benchmark's result file, say where, and copy it to the docs when asked."""
+    path = write_json(name, result)
+    print(f"wrote {path}")
+    if copy:
+        copy_to_docs(path)
+    return path
+
+
 def _clean(value: Any) -> Any:
     # json writes NaN, which is not JSON; a missing figure is null.
     if isinstance(value, float):

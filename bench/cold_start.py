@@ -19,7 +19,6 @@ is the deployed (arm64) asset's, built by the same code.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import shutil
@@ -35,7 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._stats import REPO, copy_to_docs, machine, table, write_json
+from ._cli import add_copy_to_docs, bench_parser
+from ._stats import REPO, machine, publish, table
 
 HANDLERS = ("health", "sessions", "transcripts", "speech", "history", "ws_connect",
             "ws_disconnect", "ws_messages", "chat")  # fmt: skip
@@ -224,15 +224,10 @@ def measure(name: str, where: Target, runs: int) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.cold_start",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    parser = bench_parser("bench.cold_start", __doc__)
     parser.add_argument("--runs", type=int, default=7, help="fresh interpreters per handler")
     parser.add_argument("--handlers", default=",".join(IMPORTS), help="handler modules")
-    parser.add_argument("--copy-to-docs", action="store_true",
-                        help="also copy the JSON into docs/bench/")  # fmt: skip
+    add_copy_to_docs(parser)
     args = parser.parse_args(argv)
     names = [n for n in args.handlers.split(",") if n]
     if not 1 <= args.runs <= 25 or set(names) - set(IMPORTS):
@@ -265,10 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         "handlers": results,
         "asset": asset,
     }
-    path = write_json("cold_start.json", result)
-    print(f"wrote {path}")
-    if args.copy_to_docs:
-        copy_to_docs(path)
+    publish("cold_start.json", result, args.copy_to_docs)
     return 0
 
 

@@ -26,11 +26,12 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import ClientConnection
 
+from ._cli import add_copy_to_docs, add_stack_options, bench_parser, refuse_profiled_copy
 from ._client import Session, new_session, open_page
 from ._profile import print_summary, record, summarize
 from ._providers import Providers
 from ._stack import RunningStack, cpu_seconds, local_stack, process_cpu_seconds
-from ._stats import RESULTS, copy_to_docs, machine, percentile, table, write_json
+from ._stats import RESULTS, machine, percentile, publish, table
 
 DRAIN_SECONDS = 10.0
 UTTERANCE_TEXT = "내일 아침 부산 가는 기차 시간 좀 알려줘"
@@ -293,10 +294,7 @@ async def run(args: argparse.Namespace) -> int:
         print_summary(profile)
         result["profile"] = {"rate": args.profile, **profile}
     name = f"relay_load_{args.pages}p_{args.users}u{'-profiled' if profile else ''}.json"
-    path = write_json(name, result)
-    print(f"wrote {path}")
-    if args.copy_to_docs:
-        copy_to_docs(path)
+    publish(name, result, args.copy_to_docs)
     return 0
 
 
@@ -305,11 +303,7 @@ def _rates(text: str) -> list[float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.relay_load",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    parser = bench_parser("bench.relay_load", __doc__)
     parser.add_argument("--pages", type=int, default=200, help="page WebSockets to keep open")
     parser.add_argument("--users", type=int, default=50, help="users the pages belong to; one "
                         "device each")  # fmt: skip
@@ -319,17 +313,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--partials", type=int, default=4, help="partials before each final")
     parser.add_argument("--keep-going", action="store_true",
                         help="try every rate even after one is not sustained")  # fmt: skip
-    parser.add_argument("--copy-to-docs", action="store_true",
-                        help="also copy the JSON into docs/bench/")  # fmt: skip
-    parser.add_argument("--profile", type=float, metavar="RATE",
-                        help="sample the stack process with py-spy during this rate (that "
-                        "step is perturbed; the JSON is written as …-profiled.json)")  # fmt: skip
-    parser.add_argument("--connections", choices=["in-process", "http"], default="in-process",
-                        help="the stack's --connections: in-process (its default) or http "
-                        "(boto3 → the twin's @connections endpoint, as on AWS)")  # fmt: skip
+    add_copy_to_docs(parser)
+    add_stack_options(parser, profile_type=float, profile_metavar="RATE",
+                      profile_help="sample the stack process with py-spy during this rate (that "
+                      "step is perturbed; the JSON is written as …-profiled.json)")  # fmt: skip
     args = parser.parse_args(argv)
-    if args.profile is not None and args.copy_to_docs:
-        parser.error("a profiled run is perturbed by the sampler: do not copy it to docs")
+    refuse_profiled_copy(parser, args)
     if args.pages > 2000 or args.seconds > 30 or max(args.rates) * args.seconds > 20_000:
         parser.error("keep runs bounded: ≤ 2000 pages, ≤ 30 s and ≤ 20,000 posts per rate")
     if args.users > args.pages:

@@ -19,7 +19,6 @@ dependency of the project. Results: ``bench/results/segmentation[-LABEL].json``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
 import subprocess
@@ -29,7 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._stats import REPO, copy_to_docs, machine, table, write_json
+from ._cli import add_copy_to_docs, bench_parser
+from ._stats import REPO, machine, publish, table
 
 DATA = REPO / "tests" / "data" / "segmentation"
 # The tuning sets, then held-out sets written after the segmenter's rules (never tuned on).
@@ -306,10 +306,7 @@ def evaluate(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.segmentation",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
-    )
+    parser = bench_parser("bench.segmentation", __doc__, show_defaults=False)
     parser.add_argument("--seeds", type=int, default=len(SEEDS), help="chunkings per answer")
     parser.add_argument("--set", choices=SETS, action="append", help="only this set (repeat)")
     parser.add_argument(
@@ -317,9 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--errors", action="store_true", help="print every wrong cut")
     parser.add_argument("--label", help="writes segmentation-LABEL.json")
-    parser.add_argument(
-        "--copy-to-docs", action="store_true", help="also copy the JSON into docs/bench/"
-    )
+    add_copy_to_docs(parser)
     args = parser.parse_args(argv)
     result = evaluate(args.set or SETS, tuple(range(args.seeds)), args.kss)
     if args.errors:
@@ -335,10 +330,7 @@ def main(argv: list[str] | None = None) -> int:
                     print("  got:  " + " | ".join(e["found"]))
     result = {"benchmark": "segmentation", "machine": machine(), **result}
     name = f"segmentation-{args.label}.json" if args.label else "segmentation.json"
-    path = write_json(name, result)
-    print(f"wrote {path}")
-    if args.copy_to_docs:
-        copy_to_docs(path)
+    publish(name, result, args.copy_to_docs)
     return 0
 
 

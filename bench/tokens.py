@@ -13,14 +13,14 @@ more tokens per character (the answer then streams more slowly).
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 from pathlib import Path
 
 import httpx
 
+from ._cli import add_copy_to_docs, bench_parser
 from ._providers import DEFAULT_ANSWER, UNPUNCTUATED_ANSWER
-from ._stats import copy_to_docs, machine, table, write_json
+from ._stats import machine, publish, table
 
 ENGLISH_ANSWER = (
     "Seoul will be mostly clear today, with a high of eighteen degrees. In the afternoon a fairly "
@@ -56,13 +56,9 @@ def count_tokens(texts: dict[str, str]) -> list[dict[str, object]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.tokens",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
-    )
+    parser = bench_parser("bench.tokens", __doc__, show_defaults=False)
     parser.add_argument("--text", action="append", default=[], help="a text to count (repeat)")
-    parser.add_argument("--copy-to-docs", action="store_true",
-                        help="also copy the JSON into docs/bench/")  # fmt: skip
+    add_copy_to_docs(parser)
     args = parser.parse_args(argv)
     texts = {f"text {i + 1}": t for i, t in enumerate(args.text)} or {
         "benchmark answer (ko)": DEFAULT_ANSWER,
@@ -76,10 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     print("(tokenizer: Gemma 3, the packaged gemma3-270m GGUF, via llama.cpp /tokenize)")
     tokenizer = "gemma-3 (gemma3-270m GGUF)"
     result = {"benchmark": "tokens", "machine": machine(), "tokenizer": tokenizer, "rows": rows}
-    path = write_json("tokens.json", result)
-    print(f"wrote {path}")
-    if args.copy_to_docs:
-        copy_to_docs(path)
+    publish("tokens.json", result, args.copy_to_docs)
     return 0
 
 

@@ -26,11 +26,12 @@ from typing import Any
 import httpx
 
 from . import _waterfall
+from ._cli import add_copy_to_docs, add_stack_options, bench_parser, refuse_profiled_copy
 from ._client import new_session, open_page
 from ._profile import print_summary, record, summarize
 from ._providers import DEFAULT_ANSWER, UNPUNCTUATED_ANSWER, Floor, Providers, floor_of
 from ._stack import CpuWindows, RunningStack, cpu_seconds, local_stack, process_cpu_seconds
-from ._stats import RESULTS, copy_to_docs, machine, percentile, table, write_json
+from ._stats import RESULTS, copy_to_docs, machine, percentile, publish, table, write_json
 from ._turns import SimulatedPage, TurnRecord
 
 ANSWERS = {"default": DEFAULT_ANSWER, "unpunctuated": UNPUNCTUATED_ANSWER}
@@ -340,12 +341,9 @@ async def run(args: argparse.Namespace) -> int:
     if profile is not None:
         result["profile"] = {"users": args.profile, **profile}
     suffix = "-profiled" if profile else (f"-{args.label}" if args.label else "")
-    path = write_json(f"turn_latency{suffix}.json", result)
-    print(f"wrote {path}")
+    publish(f"turn_latency{suffix}.json", result, args.copy_to_docs)
     if typical is not None and profile is None and not args.label:
         print(f"wrote {write_waterfall(typical, floor, providers, args.copy_to_docs)}")
-    if args.copy_to_docs:
-        copy_to_docs(path)
     return 0
 
 
@@ -370,11 +368,7 @@ def _ints(text: str) -> list[int]:
 
 def main(argv: list[str] | None = None) -> int:
     d = Providers()
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.turn_latency",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    parser = bench_parser("bench.turn_latency", __doc__)
     parser.add_argument("--levels", type=_ints, default=[1, 10, 50], help="concurrent users")
     parser.add_argument(
         "--turns", type=_ints, default=[20, 6, 4], help="turns per user at each level (half old)"
@@ -395,23 +389,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--answer", default="default",
                         help="the scripted answer: 'default' (5 sentences, Korean commas), "
                         "'unpunctuated' (the same without commas) or any text")  # fmt: skip
-    parser.add_argument("--copy-to-docs", action="store_true",
-                        help="also copy the JSON and the waterfall into docs/bench/")  # fmt: skip
+    add_copy_to_docs(parser, "the JSON and the waterfall")
     parser.add_argument(
         "--label",
         type=_label,
         help="a variant's name: writes turn_latency-LABEL.json (and no waterfall)",
     )
-    parser.add_argument("--profile", type=int, metavar="USERS",
-                        help="sample the stack process with py-spy during this level (its "
-                        "figures are then perturbed: the JSON is written as "
-                        "turn_latency-profiled.json, never copied to docs)")  # fmt: skip
-    parser.add_argument("--connections", choices=["in-process", "http"], default="in-process",
-                        help="the stack's --connections: in-process (its default) or http "
-                        "(boto3 → the twin's @connections endpoint, as on AWS)")  # fmt: skip
+    add_stack_options(parser, profile_type=int, profile_metavar="USERS",
+                      profile_help="sample the stack process with py-spy during this level (its "
+                      "figures are then perturbed: the JSON is written as "
+                      "turn_latency-profiled.json, never copied to docs)")  # fmt: skip
     args = parser.parse_args(argv)
-    if args.profile is not None and args.copy_to_docs:
-        parser.error("a profiled run is perturbed by the sampler: do not copy it to docs")
+    refuse_profiled_copy(parser, args)
     if len(args.levels) != len(args.turns):
         parser.error("--levels and --turns need the same number of entries")
     if max(args.turns) > 40 or max(args.levels) > 100:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticache as elasticache
-from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from .nag import acknowledge
+from .secrets import generated_secret
 
 CACHE_PORT = 6379
 
@@ -33,13 +33,8 @@ class TranscriptCache(Construct):
         super().__init__(scope, construct_id)
         # ElastiCache accepts 16-128 printable characters without / " @; letters and digits only
         # keeps the token safe in a URL and in a shell.
-        self.auth_secret = secretsmanager.Secret(
-            self,
-            "AuthToken",
-            description="AUTH token of the voicebot transcript cache (a plain string)",
-            generate_secret_string=secretsmanager.SecretStringGenerator(
-                password_length=64, exclude_punctuation=True
-            ),
+        self.auth_secret = generated_secret(
+            self, "AuthToken", "AUTH token of the voicebot transcript cache (a plain string)"
         )
         self.security_group = ec2.SecurityGroup(
             self,

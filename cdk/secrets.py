@@ -14,16 +14,25 @@ from constructs import Construct
 from .nag import acknowledge
 
 
+def generated_secret(
+    scope: Construct, construct_id: str, description: str
+) -> secretsmanager.Secret:
+    """A secret generated at deploy time: 64 letters and digits, a plain string."""
+    return secretsmanager.Secret(
+        scope,
+        construct_id,
+        description=description,
+        generate_secret_string=secretsmanager.SecretStringGenerator(
+            password_length=64, exclude_punctuation=True
+        ),
+    )
+
+
 class TokenSecrets(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, access_code: str) -> None:
         super().__init__(scope, construct_id)
-        self.signing_key = secretsmanager.Secret(
-            self,
-            "SigningKey",
-            description="HMAC key that signs voicebot session tokens (a plain string)",
-            generate_secret_string=secretsmanager.SecretStringGenerator(
-                password_length=64, exclude_punctuation=True
-            ),
+        self.signing_key = generated_secret(
+            self, "SigningKey", "HMAC key that signs voicebot session tokens (a plain string)"
         )
         acknowledge(
             self.signing_key,

@@ -7,7 +7,7 @@ response to wait for); its own timeout bounds the turn.
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent, event_source
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from voicebot import runtime, wiring
@@ -17,7 +17,7 @@ from voicebot.ports import ConnectionPoster
 from voicebot.protocol import parse_client_action
 from voicebot.websocket import OK, poster_for, send_error, user_of
 
-from ._observability import logger, metrics, tracer
+from ._observability import entry_point, metrics
 
 
 async def _chat(body: str | None, connection_id: str, poster: ConnectionPoster) -> None:
@@ -48,10 +48,7 @@ async def _chat(body: str | None, connection_id: str, poster: ConnectionPoster) 
     metrics.add_metric(name="TurnsInterrupted", unit=MetricUnit.Count, value=interrupted)
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-@event_source(data_class=APIGatewayProxyEvent)
+@entry_point(emits_metrics=True)
 def handler(event: APIGatewayProxyEvent, context: LambdaContext) -> dict[str, Any]:
     ctx = event.request_context
     runtime.run(_chat(event.body, str(ctx.connection_id), poster_for(ctx)))

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent, event_source
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from voicebot import runtime, wiring
@@ -10,7 +10,7 @@ from voicebot.contract import routes
 from voicebot.errors import bad_request
 from voicebot.http import HttpResponse, dispatch, require
 
-from ._observability import logger, metrics, tracer
+from ._observability import entry_point, tracer
 
 
 def _limit(event: APIGatewayProxyEvent) -> int:
@@ -39,9 +39,6 @@ def clear_history(event: APIGatewayProxyEvent) -> HttpResponse:
 ROUTES = {routes.LIST_HISTORY: list_history, routes.CLEAR_HISTORY: clear_history}
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-@event_source(data_class=APIGatewayProxyEvent)
+@entry_point(emits_metrics=True)
 def handler(event: APIGatewayProxyEvent, context: LambdaContext) -> dict[str, Any]:
     return dispatch(event, ROUTES)

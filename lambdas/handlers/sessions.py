@@ -3,7 +3,7 @@
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent, event_source
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from voicebot import wiring
@@ -12,7 +12,7 @@ from voicebot.contract.wire import SessionRequest
 from voicebot.http import HttpResponse, dispatch, json_body, require
 from voicebot.protocol import parse_model
 
-from ._observability import logger, metrics, tracer
+from ._observability import entry_point, metrics, tracer
 
 
 @tracer.capture_method
@@ -34,9 +34,6 @@ def refresh_session(event: APIGatewayProxyEvent) -> HttpResponse:
 ROUTES = {routes.CREATE_SESSION: create_session, routes.REFRESH_SESSION: refresh_session}
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-@event_source(data_class=APIGatewayProxyEvent)
+@entry_point(emits_metrics=True)
 def handler(event: APIGatewayProxyEvent, context: LambdaContext) -> dict[str, Any]:
     return dispatch(event, ROUTES)

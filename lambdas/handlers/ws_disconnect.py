@@ -2,18 +2,16 @@
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent, event_source
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from voicebot import runtime, wiring
 from voicebot.errors import ServiceUnavailable
 
-from ._observability import logger, tracer
+from ._observability import entry_point, logger
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@event_source(data_class=APIGatewayProxyEvent)
+@entry_point(emits_metrics=False)
 def handler(event: APIGatewayProxyEvent, context: LambdaContext) -> dict[str, Any]:
     try:
         runtime.run(

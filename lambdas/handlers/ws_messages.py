@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent, event_source
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from voicebot import runtime, wiring
@@ -12,7 +12,7 @@ from voicebot.ports import ConnectionPoster
 from voicebot.protocol import encode_event, parse_client_action
 from voicebot.websocket import OK, poster_for, send_error, user_of
 
-from ._observability import logger, tracer
+from ._observability import entry_point, logger
 
 
 async def _handle(body: str | None, connection_id: str, poster: ConnectionPoster) -> None:
@@ -38,9 +38,7 @@ async def _handle(body: str | None, connection_id: str, poster: ConnectionPoster
         await send_error(poster, connection_id, service_unavailable(), turn_id)
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@event_source(data_class=APIGatewayProxyEvent)
+@entry_point(emits_metrics=False)
 def handler(event: APIGatewayProxyEvent, context: LambdaContext) -> dict[str, Any]:
     ctx = event.request_context
     runtime.run(_handle(event.body, str(ctx.connection_id), poster_for(ctx)))

@@ -9,8 +9,9 @@ process that hosts the handlers itself (the local stack, the tests) hands its ow
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
+from typing import TypeVar
 
 from .contract.settings import (
     ChatSettings,
@@ -52,6 +53,8 @@ __all__ = [
     "token_settings",
 ]
 
+S = TypeVar("S", bound=EnvSettings)
+
 _source: Mapping[str, str] | None = None
 
 
@@ -67,68 +70,33 @@ def environ() -> Mapping[str, str]:
     return os.environ if _source is None else _source
 
 
-@lru_cache(maxsize=1)
-def token_settings() -> TokenSettings:
-    return TokenSettings.from_env(environ())
+_cache_clears: list[Callable[[], None]] = []
 
 
-@lru_cache(maxsize=1)
-def session_settings() -> SessionSettings:
-    return SessionSettings.from_env(environ())
+def _reader(cls: type[S]) -> Callable[[], S]:
+    """``cls`` read from :func:`environ` once, then cached until :func:`reset_settings`."""
+
+    @lru_cache(maxsize=1)
+    def read() -> S:
+        return cls.from_env(environ())
+
+    _cache_clears.append(read.cache_clear)
+    return read
 
 
-@lru_cache(maxsize=1)
-def conversation_settings() -> ConversationSettings:
-    return ConversationSettings.from_env(environ())
-
-
-@lru_cache(maxsize=1)
-def redis_settings() -> RedisSettings:
-    return RedisSettings.from_env(environ())  # redis_url comes from the environment
-
-
-@lru_cache(maxsize=1)
-def connections_settings() -> ConnectionsSettings:
-    return ConnectionsSettings.from_env(environ())
-
-
-@lru_cache(maxsize=1)
-def history_settings() -> HistorySettings:
-    return HistorySettings.from_env(environ())  # history_table comes from the environment
-
-
-@lru_cache(maxsize=1)
-def chat_settings() -> ChatSettings:
-    return ChatSettings.from_env(environ())
-
-
-@lru_cache(maxsize=1)
-def speech_settings() -> SpeechSettings:
-    return SpeechSettings.from_env(environ())
-
-
-@lru_cache(maxsize=1)
-def preemption_settings() -> PreemptionSettings:
-    return PreemptionSettings.from_env(environ())
-
-
-@lru_cache(maxsize=1)
-def service_settings() -> ServiceSettings:
-    return ServiceSettings.from_env(environ())
+token_settings = _reader(TokenSettings)
+session_settings = _reader(SessionSettings)
+conversation_settings = _reader(ConversationSettings)
+redis_settings = _reader(RedisSettings)  # redis_url comes from the environment
+connections_settings = _reader(ConnectionsSettings)
+history_settings = _reader(HistorySettings)  # history_table comes from the environment
+chat_settings = _reader(ChatSettings)
+speech_settings = _reader(SpeechSettings)
+preemption_settings = _reader(PreemptionSettings)
+service_settings = _reader(ServiceSettings)
 
 
 def reset_settings() -> None:
     """Forget cached settings (tests and the local stack reconfigure)."""
-    for fn in (
-        token_settings,
-        session_settings,
-        conversation_settings,
-        redis_settings,
-        connections_settings,
-        history_settings,
-        chat_settings,
-        speech_settings,
-        preemption_settings,
-        service_settings,
-    ):
-        fn.cache_clear()
+    for clear in _cache_clears:
+        clear()

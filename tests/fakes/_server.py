@@ -11,11 +11,28 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import socket
 import threading
+import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from typing import Any, Generic, Protocol, Self, TypeVar
+
+# Disconnects surface as any of these depending on timing (RST vs FIN).
+DISCONNECT_ERRORS = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
+# The fakes answer boto3 and LangChain clients with made-up credentials in this region.
+REGION = "us-east-1"
+
+
+class RecordedRequest(Protocol):
+    """What every fake keeps of a request: how it ended, and when."""
+
+    outcome: str
+    finished_at: float | None
+
+
+R = TypeVar("R", bound=RecordedRequest)
 
 
 class _TrackingHTTPServer(ThreadingHTTPServer):
@@ -24,7 +41,7 @@ class _TrackingHTTPServer(ThreadingHTTPServer):
     # when a thread pool of clients fires at once.
     request_queue_size = 64
 
-    def __init__(self, owner: FakeAwsServer, handler: type[BaseHTTPRequestHandler]) -> None:
+    def __init__(self, owner: FakeAwsServer[Any], handler: type[BaseHTTPRequestHandler]) -> None:
         self.owner = owner
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
@@ -48,10 +65,13 @@ class _TrackingHTTPServer(ThreadingHTTPServer):
                 conn.shutdown(socket.SHUT_RDWR)
 
 
-class FakeAwsHandler(BaseHTTPRequestHandler):
-    """Base handler: HTTP/1.1 (keep-alive + chunked), quiet logs, JSON helpers."""
+class FakeAwsHandler(BaseHTTPRequestHandler, Generic[R]):
+    """Base handler: HTTP/1.1 (keep-alive + chunked), quiet logs, JSON helpers, and the POST
+    lifecycle; a fake names its ``route`` and implements ``new_request`` and ``serve``."""
 
     protocol_version = "HTTP/1.1"
+    route: re.Pattern[str]
+    disconnected_outcome = "aborted"
     # An idle keep-alive connection is dropped after this long, so abandoned client
     # pools don't pin handler threads for the whole test session.
     timeout = 30
@@ -61,12 +81,50 @@ class FakeAwsHandler(BaseHTTPRequestHandler):
         pass
 
     @property
-    def owner(self) -> FakeAwsServer:
+    def owner(self) -> FakeAwsServer[R]:
         return self.server.owner
 
     def read_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
+
+    def do_POST(self) -> None:
+        """Every fake's one method: route, parse the JSON body, record, serve.
+
+        A path off ``route`` is answered 404, a body that is not JSON 400 (neither recorded);
+        a client that hangs up mid-answer leaves its request with ``disconnected_outcome``.
+        """
+        raw = self.read_body()
+        match = self.route.match(self.path.split("?", 1)[0])
+        if match is None:
+            self.send_aws_error(404, "UnknownOperationException", f"no route for {self.path}")
+            return
+        try:
+            body = json.loads(raw or b"{}")
+        except json.JSONDecodeError:
+            self.send_aws_error(400, "SerializationException", "request body is not JSON")
+            return
+        req = self.new_request(match, raw, body)
+        self.owner.record(req)
+        try:
+            self.serve(req)
+        except DISCONNECT_ERRORS:
+            req.outcome = self.disconnected_outcome
+            self.close_connection = True
+        finally:
+            req.finished_at = time.monotonic()
+
+    @property
+    def lowered_headers(self) -> dict[str, str]:
+        return {k.lower(): v for k, v in self.headers.items()}
+
+    def new_request(self, match: re.Match[str], raw: bytes, body: dict[str, Any]) -> R:
+        """The record of this request (``received_at`` now), before it is served."""
+        raise NotImplementedError
+
+    def serve(self, req: R) -> None:
+        """Answer the recorded request and set its ``outcome``."""
+        raise NotImplementedError
 
     def send_bytes(self, status: int, body: bytes, headers: dict[str, str]) -> None:
         self.send_response(status)
@@ -94,10 +152,10 @@ class FakeAwsHandler(BaseHTTPRequestHandler):
         )
 
 
-class FakeAwsServer:
-    """Lifecycle shared by the fakes: ``start()``/``stop()`` or ``with``."""
+class FakeAwsServer(Generic[R]):
+    """Lifecycle shared by the fakes: ``start()``/``stop()`` or ``with``; the requests seen."""
 
-    handler_class: type[FakeAwsHandler]
+    handler_class: type[FakeAwsHandler[R]]
 
     def __init__(self) -> None:
         self._httpd: _TrackingHTTPServer | None = None
@@ -106,6 +164,38 @@ class FakeAwsServer:
         self._request_count = 0
         #: Set when the server is stopping; handlers that wait (gates, delays) watch it.
         self.closing = threading.Event()
+        #: Every request received, in arrival order (appended under the lock).
+        self.requests: list[R] = []
+
+    @property
+    def last_request(self) -> R:
+        if not self.requests:
+            raise AssertionError(f"{type(self).__name__} received no requests")
+        return self.requests[-1]
+
+    def record(self, req: R) -> None:
+        with self._lock:
+            self.requests.append(req)
+
+    def client_options(self, max_attempts: int = 3) -> dict[str, Any]:
+        """Keyword arguments that point a boto3 client (or LangChain's Bedrock chat model) here,
+        with made-up credentials and botocore's standard retries."""
+        from botocore.config import Config
+
+        return {
+            "endpoint_url": self.url,
+            "region_name": REGION,
+            "aws_access_key_id": "x",
+            "aws_secret_access_key": "x",
+            "config": Config(retries={"mode": "standard", "total_max_attempts": max_attempts}),
+        }
+
+    def client(self, service: str, max_attempts: int = 3) -> Any:
+        """A boto3 client of ``service`` that talks to this fake."""
+        import boto3
+
+        # The stubs type one overload per service name literal; any name works here.
+        return boto3.client(service, **self.client_options(max_attempts))  # type: ignore[call-overload]
 
     @property
     def url(self) -> str:

@@ -13,12 +13,11 @@ work against it unmodified, SigV4 signing and botocore retries included::
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import Any, Literal
 from urllib.parse import unquote
 
@@ -32,8 +31,6 @@ StreamFailure = Literal["modelStreamErrorException", "throttlingException"]
 DEFAULT_ANSWER = "안녕하세요. 무엇을 도와드릴까요?"
 
 _PATH_RE = re.compile(r"^/model/(?P<model>[^/]+)/(?P<op>converse-stream|converse)$")
-# Disconnects surface as any of these depending on timing (RST vs FIN).
-_DISCONNECT_ERRORS = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
 
 
 def split_tokens(text: str, tokenize: Tokenizer) -> list[str]:
@@ -89,50 +86,38 @@ class BedrockRequest:
         return ""
 
 
-class _BedrockHandler(FakeAwsHandler):
-    def do_POST(self) -> None:
-        fb: FakeBedrock = self.server.owner  # type: ignore[assignment]
-        raw = self.read_body()
-        match = _PATH_RE.match(self.path.split("?", 1)[0])
-        if match is None:
-            self.send_aws_error(404, "UnknownOperationException", f"no route for {self.path}")
-            return
-        try:
-            body = json.loads(raw or b"{}")
-        except json.JSONDecodeError:
-            self.send_aws_error(400, "SerializationException", "request body is not JSON")
-            return
-        req = BedrockRequest(
+class _BedrockHandler(FakeAwsHandler[BedrockRequest]):
+    route = _PATH_RE
+    disconnected_outcome = "client_disconnected"
+
+    def new_request(self, match: re.Match[str], raw: bytes, body: dict[str, Any]) -> BedrockRequest:
+        return BedrockRequest(
             method="POST",
             path=self.path,
             operation=match["op"],
             model_id=unquote(match["model"]),
-            headers={k.lower(): v for k, v in self.headers.items()},
+            headers=self.lowered_headers,
             raw_body=raw,
             body=body,
             received_at=time.monotonic(),
         )
-        fb._record(req)
-        try:
-            if fb.next_request_number() <= fb.throttle_first_n:
-                req.outcome = "throttled"
-                self.send_aws_error(
-                    429,
-                    "ThrottlingException",
-                    "Too many requests, please wait before trying again.",
-                )
-                return
-            req.answer = fb._answer_for(body)
-            tokens = split_tokens(req.answer, fb.tokenize)
-            if req.operation == "converse":
-                self._converse(fb, req, tokens)
-            else:
-                self._converse_stream(fb, req, tokens)
-        except _DISCONNECT_ERRORS:
-            req.outcome = "client_disconnected"
-            self.close_connection = True
-        finally:
-            req.finished_at = time.monotonic()
+
+    def serve(self, req: BedrockRequest) -> None:
+        fb: FakeBedrock = self.server.owner  # type: ignore[assignment]
+        if fb.next_request_number() <= fb.throttle_first_n:
+            req.outcome = "throttled"
+            self.send_aws_error(
+                429,
+                "ThrottlingException",
+                "Too many requests, please wait before trying again.",
+            )
+            return
+        req.answer = fb._answer_for(req.body)
+        tokens = split_tokens(req.answer, fb.tokenize)
+        if req.operation == "converse":
+            self._converse(fb, req, tokens)
+        else:
+            self._converse_stream(fb, req, tokens)
 
     def _wait_gate(self, fb: FakeBedrock) -> bool:
         gate = fb.gate
@@ -236,7 +221,8 @@ class _BedrockHandler(FakeAwsHandler):
         req.outcome = "failed_mid_stream"
 
 
-class FakeBedrock(FakeAwsServer):
+@dataclass(eq=False)
+class FakeBedrock(FakeAwsServer[BedrockRequest]):
     """Fake Bedrock Runtime on 127.0.0.1. All options are plain attributes and may be
     changed while the server runs (e.g. ``fb.answer = "..."`` between turns).
 
@@ -262,49 +248,28 @@ class FakeBedrock(FakeAwsServer):
 
     handler_class = _BedrockHandler
 
-    def __init__(
-        self,
-        answer: AnswerSource = DEFAULT_ANSWER,
-        *,
-        script: Sequence[AnswerSource] | None = None,
-        tokenize: Tokenizer = 4,
-        first_token_delay: float = 0.0,
-        token_interval: float = 0.0,
-        throttle_first_n: int = 0,
-        fail_mid_stream: StreamFailure | None = None,
-        fail_after_tokens: int = 1,
-        gate: threading.Event | None = None,
-        gate_after_tokens: int = 0,
-        usage: dict[str, int] | None = None,
-    ) -> None:
-        super().__init__()
-        self.answer = answer
-        self.script = list(script) if script is not None else None
-        self.tokenize = tokenize
-        self.first_token_delay = first_token_delay
-        self.token_interval = token_interval
-        self.throttle_first_n = throttle_first_n
-        self.fail_mid_stream = fail_mid_stream
-        self.fail_after_tokens = fail_after_tokens
-        self.gate = gate
-        self.gate_after_tokens = gate_after_tokens
-        self.usage = usage
-        self.requests: list[BedrockRequest] = []
-        self._served = 0
+    answer: AnswerSource = DEFAULT_ANSWER
+    _: KW_ONLY
+    script: Sequence[AnswerSource] | None = None
+    tokenize: Tokenizer = 4
+    first_token_delay: float = 0.0
+    token_interval: float = 0.0
+    throttle_first_n: int = 0
+    fail_mid_stream: StreamFailure | None = None
+    fail_after_tokens: int = 1
+    gate: threading.Event | None = None
+    gate_after_tokens: int = 0
+    usage: dict[str, int] | None = None
 
-    @property
-    def last_request(self) -> BedrockRequest:
-        if not self.requests:
-            raise AssertionError("FakeBedrock received no requests")
-        return self.requests[-1]
+    def __post_init__(self) -> None:
+        super().__init__()
+        if self.script is not None:
+            self.script = list(self.script)
+        self._served = 0
 
     def served_requests(self) -> list[BedrockRequest]:
         """Requests that were not throttled."""
         return [r for r in self.requests if r.outcome != "throttled"]
-
-    def _record(self, req: BedrockRequest) -> None:
-        with self._lock:
-            self.requests.append(req)
 
     def _answer_for(self, body: dict[str, Any]) -> str:
         source: AnswerSource

@@ -15,12 +15,12 @@ fail, so TTS pipelines can be tested end to end with a plain boto3 client::
 from __future__ import annotations
 
 import io
-import json
+import re
 import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -37,6 +37,7 @@ Delay = float | Callable[[str], float]
 MAX_BILLED_CHARACTERS = 3000
 
 _CONTENT_TYPES = {"ogg_vorbis": "audio/ogg", "mp3": "audio/mpeg", "pcm": "audio/pcm"}
+_PATH_RE = re.compile(r"^/v1/speech$")
 
 
 @lru_cache(maxsize=64)
@@ -101,34 +102,16 @@ def spoken_text(text: str, text_type: str) -> str:
     return "".join(root.itertext())
 
 
-class _PollyHandler(FakeAwsHandler):
-    def do_POST(self) -> None:
-        fp: FakePolly = self.server.owner  # type: ignore[assignment]
-        raw = self.read_body()
-        if self.path.split("?", 1)[0] != "/v1/speech":
-            self.send_aws_error(404, "UnknownOperationException", f"no route for {self.path}")
-            return
-        try:
-            body = json.loads(raw or b"{}")
-        except json.JSONDecodeError:
-            self.send_aws_error(400, "SerializationException", "request body is not JSON")
-            return
-        req = PollyRequest(
-            path=self.path,
-            headers={k.lower(): v for k, v in self.headers.items()},
-            body=body,
-            received_at=time.monotonic(),
-        )
-        fp._record(req)
-        try:
-            self._synthesize(fp, req)
-        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
-            req.outcome = "aborted"
-            self.close_connection = True
-        finally:
-            req.finished_at = time.monotonic()
+class _PollyHandler(FakeAwsHandler[PollyRequest]):
+    route = _PATH_RE
 
-    def _synthesize(self, fp: FakePolly, req: PollyRequest) -> None:
+    def new_request(self, match: re.Match[str], raw: bytes, body: dict[str, Any]) -> PollyRequest:
+        return PollyRequest(
+            path=self.path, headers=self.lowered_headers, body=body, received_at=time.monotonic()
+        )
+
+    def serve(self, req: PollyRequest) -> None:
+        fp: FakePolly = self.server.owner  # type: ignore[assignment]
         if fp.fail_all:
             req.outcome = "failed"
             # Modeled 500 error: botocore standard mode retries it (transient status).
@@ -183,7 +166,8 @@ class _PollyHandler(FakeAwsHandler):
         req.outcome = "ok"
 
 
-class FakePolly(FakeAwsServer):
+@dataclass(eq=False)
+class FakePolly(FakeAwsServer[PollyRequest]):
     """Fake Polly on 127.0.0.1. Options are plain attributes, changeable while running.
 
     Args:
@@ -204,33 +188,18 @@ class FakePolly(FakeAwsServer):
 
     handler_class = _PollyHandler
 
-    def __init__(
-        self,
-        *,
-        delay: Delay = 0.0,
-        throttle_first_n: int = 0,
-        fail_all: bool = False,
-        ms_per_char: float = 60.0,
-        max_seconds: float = 3.0,
-        min_seconds: float = 0.05,
-        sample_rate: int = 22050,
-    ) -> None:
-        super().__init__()
-        self.delay = delay
-        self.throttle_first_n = throttle_first_n
-        self.fail_all = fail_all
-        self.ms_per_char = ms_per_char
-        self.max_seconds = max_seconds
-        self.min_seconds = min_seconds
-        self.sample_rate = sample_rate
-        self.requests: list[PollyRequest] = []
-        self._audio_lock = threading.Lock()
+    _: KW_ONLY
+    delay: Delay = 0.0
+    throttle_first_n: int = 0
+    fail_all: bool = False
+    ms_per_char: float = 60.0
+    max_seconds: float = 3.0
+    min_seconds: float = 0.05
+    sample_rate: int = 22050
 
-    @property
-    def last_request(self) -> PollyRequest:
-        if not self.requests:
-            raise AssertionError("FakePolly received no requests")
-        return self.requests[-1]
+    def __post_init__(self) -> None:
+        super().__init__()
+        self._audio_lock = threading.Lock()
 
     def texts(self) -> list[str]:
         """Text of every successfully synthesized request, in arrival order."""
@@ -252,7 +221,3 @@ class FakePolly(FakeAwsServer):
             if output_format == "mp3":
                 return _mp3_tone(max(1, round(seconds * 1000)), rate)
             return ogg_tone(seconds, rate)
-
-    def _record(self, req: PollyRequest) -> None:
-        with self._lock:
-            self.requests.append(req)

@@ -3,9 +3,7 @@ import threading
 import time
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.eventstream import EventStreamBuffer
 from botocore.exceptions import ClientError, EventStreamError
 from langchain_aws import ChatBedrockConverse
@@ -19,26 +17,7 @@ ANSWER = "안녕하세요! 오늘 날씨는 맑고 따뜻합니다. 더 궁금�
 
 
 def make_llm(fb: FakeBedrock, **kwargs: Any) -> ChatBedrockConverse:
-    return ChatBedrockConverse(
-        model_id=MODEL,
-        region_name="us-east-1",
-        endpoint_url=fb.url,
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-        config=Config(retries={"mode": "standard", "total_max_attempts": 3}),
-        **kwargs,
-    )
-
-
-def make_client(fb: FakeBedrock) -> Any:
-    return boto3.client(
-        "bedrock-runtime",
-        endpoint_url=fb.url,
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-        config=Config(retries={"mode": "standard", "total_max_attempts": 3}),
-    )
+    return ChatBedrockConverse(model_id=MODEL, **fb.client_options(), **kwargs)
 
 
 def chunk_texts(chunks: list[Any]) -> list[str]:
@@ -122,14 +101,7 @@ def test_throttled_request_is_retried_then_succeeds() -> None:
 
 def test_throttling_error_is_modeled_client_error() -> None:
     with FakeBedrock(throttle_first_n=10) as fb:
-        client = boto3.client(
-            "bedrock-runtime",
-            endpoint_url=fb.url,
-            region_name="us-east-1",
-            aws_access_key_id="x",
-            aws_secret_access_key="x",
-            config=Config(retries={"mode": "standard", "total_max_attempts": 1}),
-        )
+        client = fb.client("bedrock-runtime", max_attempts=1)
         with pytest.raises(ClientError) as info:
             client.converse_stream(
                 modelId=MODEL, messages=[{"role": "user", "content": [{"text": "hi"}]}]
@@ -158,7 +130,7 @@ def test_fail_mid_stream_raises_event_stream_error(failure: Any) -> None:
     with FakeBedrock(
         answer="하나 둘 셋", tokenize="words", fail_mid_stream=failure, fail_after_tokens=2
     ) as fb:
-        resp = make_client(fb).converse_stream(
+        resp = fb.client("bedrock-runtime").converse_stream(
             modelId=MODEL, messages=[{"role": "user", "content": [{"text": "hi"}]}]
         )
         seen: list[str] = []
@@ -174,7 +146,7 @@ def test_fail_mid_stream_raises_event_stream_error(failure: Any) -> None:
 def test_gate_holds_the_stream_open() -> None:
     gate = threading.Event()
     with FakeBedrock(answer="가 나 다", tokenize="words", gate=gate, gate_after_tokens=1) as fb:
-        resp = make_client(fb).converse_stream(
+        resp = fb.client("bedrock-runtime").converse_stream(
             modelId=MODEL, messages=[{"role": "user", "content": [{"text": "hi"}]}]
         )
         texts: list[str] = []
@@ -200,7 +172,7 @@ def test_gate_holds_the_stream_open() -> None:
 
 def test_stop_releases_a_held_stream_promptly() -> None:
     fb = FakeBedrock(gate=threading.Event()).start()
-    resp = make_client(fb).converse_stream(
+    resp = fb.client("bedrock-runtime").converse_stream(
         modelId=MODEL, messages=[{"role": "user", "content": [{"text": "hi"}]}]
     )
     start = time.monotonic()
@@ -223,7 +195,7 @@ def test_script_answers_in_order_and_callable_answer() -> None:
 
 def test_client_disconnect_is_recorded() -> None:
     with FakeBedrock(answer="가" * 200, tokenize=1, token_interval=0.005) as fb:
-        resp = make_client(fb).converse_stream(
+        resp = fb.client("bedrock-runtime").converse_stream(
             modelId=MODEL, messages=[{"role": "user", "content": [{"text": "hi"}]}]
         )
         stream = resp["stream"]

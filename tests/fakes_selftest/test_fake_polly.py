@@ -4,22 +4,10 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.fakes.audio import duration_seconds, is_ogg_vorbis
 from tests.fakes.polly_server import FakePolly
-
-
-def polly_client(fp: FakePolly, max_attempts: int = 3) -> Any:
-    return boto3.client(
-        "polly",
-        endpoint_url=fp.url,
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-        config=Config(retries={"mode": "standard", "total_max_attempts": max_attempts}),
-    )
 
 
 def synth(client: Any, text: str, text_type: str = "ssml") -> dict[str, Any]:
@@ -75,7 +63,7 @@ def test_ssml_synthesis_returns_decodable_ogg_vorbis() -> None:
 )
 def test_malformed_ssml_is_rejected(bad: str) -> None:
     with FakePolly() as fp, pytest.raises(ClientError) as info:
-        synth(polly_client(fp), bad)
+        synth(fp.client("polly"), bad)
     err = info.value.response
     assert err["Error"]["Code"] == "InvalidSsmlException"
     assert err["ResponseMetadata"]["HTTPStatusCode"] == 400
@@ -87,13 +75,13 @@ def test_malformed_ssml_is_rejected(bad: str) -> None:
 
 def test_plain_text_is_not_parsed_as_xml() -> None:
     with FakePolly() as fp:
-        resp = synth(polly_client(fp), "a & b < c", text_type="text")
+        resp = synth(fp.client("polly"), "a & b < c", text_type="text")
         assert is_ogg_vorbis(resp["AudioStream"].read())
 
 
 def test_duration_scales_with_text_and_is_capped() -> None:
     with FakePolly(ms_per_char=60, max_seconds=3.0) as fp:
-        client = polly_client(fp)
+        client = fp.client("polly")
         short = synth(client, "<speak>" + "가" * 10 + "</speak>")["AudioStream"].read()
         long = synth(client, "<speak>" + "가" * 20 + "</speak>")["AudioStream"].read()
         huge = synth(client, "<speak>" + "가" * 500 + "</speak>")["AudioStream"].read()
@@ -104,21 +92,21 @@ def test_duration_scales_with_text_and_is_capped() -> None:
 
 def test_throttled_request_is_retried_then_succeeds() -> None:
     with FakePolly(throttle_first_n=1) as fp:
-        resp = synth(polly_client(fp), "<speak>재시도</speak>")
+        resp = synth(fp.client("polly"), "<speak>재시도</speak>")
         assert is_ogg_vorbis(resp["AudioStream"].read())
     assert [r.outcome for r in fp.requests] == ["throttled", "ok"]
 
 
 def test_throttling_error_shape() -> None:
     with FakePolly(throttle_first_n=5) as fp, pytest.raises(ClientError) as info:
-        synth(polly_client(fp, max_attempts=1), "<speak>x</speak>")
+        synth(fp.client("polly", max_attempts=1), "<speak>x</speak>")
     assert info.value.response["Error"]["Code"] == "ThrottlingException"
     assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
 
 
 def test_outage_returns_service_failure_after_retries() -> None:
     with FakePolly(fail_all=True) as fp, pytest.raises(ClientError) as info:
-        synth(polly_client(fp, max_attempts=2), "<speak>x</speak>")
+        synth(fp.client("polly", max_attempts=2), "<speak>x</speak>")
     assert info.value.response["Error"]["Code"] == "ServiceFailureException"
     assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
     # 500 is retried as a transient error; total_max_attempts counts the first try
@@ -129,7 +117,7 @@ def test_outage_returns_service_failure_after_retries() -> None:
 def test_delay_callable_lets_a_later_sentence_finish_first() -> None:
     delays = {"첫 문장입니다.": 0.3, "둘째.": 0.0}
     with FakePolly(delay=lambda text: delays[text]) as fp:
-        client = polly_client(fp)
+        client = fp.client("polly")
         finished: list[str] = []
         lock = threading.Lock()
 

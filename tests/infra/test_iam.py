@@ -82,21 +82,22 @@ def test_function_roles_use_no_aws_managed_policies(synth: Synth) -> None:
         assert not synth.props(role).get("ManagedPolicyArns"), key
 
 
-def test_signing_key_is_readable_only_by_functions_that_sign_or_verify(synth: Synth) -> None:
-    readers = {
+def _secret_readers(synth: Synth, secret: str) -> set[str]:
+    """The functions allowed to read a secret whose ARN names ``secret``."""
+    return {
         key
         for key, resources in _granted(synth, "secretsmanager:GetSecretValue").items()
-        if any("SigningKey" in r for r in resources)
+        if any(secret in r for r in resources)
     }
+
+
+def test_signing_key_is_readable_only_by_functions_that_sign_or_verify(synth: Synth) -> None:
+    readers = _secret_readers(synth, "SigningKey")
     assert readers == {"sessions", "transcripts", "speech", "history", "ws_connect"}
 
 
 def test_cache_token_is_readable_only_by_the_redis_functions(synth: Synth) -> None:
-    readers = {
-        key
-        for key, resources in _granted(synth, "secretsmanager:GetSecretValue").items()
-        if any("CacheAuthToken" in r for r in resources)
-    }
+    readers = _secret_readers(synth, "CacheAuthToken")
     assert readers == {"transcripts", "ws_connect", "ws_disconnect", "ws_messages", "chat"}
 
 

@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
+from local_ws import open_page
+from websockets.asyncio.client import ClientConnection
 
 REPO = Path(__file__).resolve().parents[2]
 # The Riva tests' gRPC server (riva_fake_server) is reused here, not copied; tests/riva is not a
@@ -128,6 +130,20 @@ class RunningStack:
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, timeout=30)
+
+    def page_config(self) -> dict[str, Any]:
+        """``/config.json``: what the page is told about the stack (URLs, engines, language)."""
+        with self.client() as http:
+            return dict(http.get("/config.json").json())
+
+    def client_token(self) -> str:
+        """The client token of a new session: what a page opens its sockets with."""
+        with self.client() as http:
+            return str(new_session(http)["token"])
+
+    async def new_page(self) -> ClientConnection:
+        """A page's WebSocket, for a new session."""
+        return await open_page(self.ws_url, self.client_token())
 
 
 StartStack = Callable[..., "RunningStack"]

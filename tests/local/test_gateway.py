@@ -31,8 +31,7 @@ async def test_bad_token_is_refused_in_the_handshake(
 
 
 def test_config_json_tells_the_page_where_everything_is(scripted_stack: RunningStack) -> None:
-    with httpx.Client(base_url=scripted_stack.base_url) as http:
-        config = http.get("/config.json").json()
+    config = scripted_stack.page_config()
     port = scripted_stack.port
     assert config["apiBase"] == ""
     assert config["wsUrl"] == f"ws://127.0.0.1:{port}/ws"
@@ -79,9 +78,7 @@ async def test_connections_api_speaks_what_boto3_expects(scripted_stack: Running
     )
     with pytest.raises(client.exceptions.GoneException):
         client.post_to_connection(ConnectionId="nobody", Data=b"{}")
-    with scripted_stack.client() as http:
-        token = new_session(http)["token"]
-    page = await open_page(scripted_stack.ws_url, token)
+    page = await scripted_stack.new_page()
     try:
         await send(page, {"action": "ping"})
         assert (await collect(page, lambda e: e["type"] == "pong"))[-1] == {"type": "pong"}
@@ -95,9 +92,7 @@ async def test_cancel_gets_through_while_a_turn_streams(start_stack: StartStack)
         SCRIPTED_ANSWER="하나 둘 셋 넷 다섯 여섯 일곱 여덟 아홉 열. " * 10,
         SCRIPTED_TOKENS_PER_SECOND="20",
     )  # fmt: skip
-    with stack.client() as http:
-        token = new_session(http)["token"]
-    page = await open_page(stack.ws_url, token)
+    page = await stack.new_page()
     try:
         await send(page, {"action": "chat", "turnId": "long", "text": "세어 줘"})
         await collect(page, lambda e: e["type"] == "delta")
@@ -165,9 +160,7 @@ async def test_ctrl_c_during_a_streaming_turn_stops_promptly(start_stack: StartS
         SCRIPTED_ANSWER="아주 긴 대답입니다. " * 200,
         SCRIPTED_TOKENS_PER_SECOND="5",
     )  # fmt: skip
-    with stack.client() as http:
-        token = new_session(http)["token"]
-    page = await open_page(stack.ws_url, token)
+    page = await stack.new_page()
     await send(page, {"action": "chat", "turnId": "endless", "text": "길게 말해 줘"})
     await collect(page, lambda e: e["type"] == "delta")
     began = time.monotonic()

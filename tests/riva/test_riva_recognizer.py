@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import struct
 from pathlib import Path
+from typing import TypeVar
 
 import grpc
 import pytest
@@ -15,6 +16,8 @@ from interpreter.events import TranscriptEvent as InterpreterEvent
 from interpreter.recognizers.riva import RecognizerFault, RivaOptions, RivaRecognizer
 
 pytestmark = pytest.mark.timeout(20)
+
+E = TypeVar("E", bound=InterpreterEvent)
 
 
 def word_frames(*words: int, frames_per_word: int = 10) -> list[AudioFrame]:
@@ -46,6 +49,10 @@ async def recognize(
     await stream.finish()
     await asyncio.wait_for(reader, 10)
     return events
+
+
+def of_kind(kind: type[E], events: list[InterpreterEvent]) -> list[E]:
+    return [event for event in events if isinstance(event, kind)]
 
 
 def options(server: RivaServer, **overrides: object) -> RivaOptions:
@@ -95,9 +102,9 @@ async def test_interim_and_final_results_become_the_same_events_as_other_recogni
     recognizer = RivaRecognizer(options(riva, chunk_ms=80))
     events = await recognize(recognizer, word_frames(1, 2, 3, 4, frames_per_word=8))
 
-    finals = [event for event in events if isinstance(event, FinalTranscript)]
+    finals = of_kind(FinalTranscript, events)
     assert finals == [FinalTranscript("w1 w2", "0"), FinalTranscript("w3 w4", "1")]
-    partials = [event for event in events if isinstance(event, PartialTranscript)]
+    partials = of_kind(PartialTranscript, events)
     assert partials == [
         PartialTranscript("w1", "0"),
         # Riva's stable ("w1 ") and unstable ("w2") interim results make one hypothesis.
@@ -124,7 +131,7 @@ async def test_an_error_mid_utterance_is_reported_and_the_stream_reconnects_losi
     # Nothing had been finalized: the new stream starts again from the utterance's first chunk.
     sent = b"".join(frame.pcm for frame in frames)
     assert second.audio[: len(sent)] == sent
-    finals = [event for event in events if isinstance(event, FinalTranscript)]
+    finals = of_kind(FinalTranscript, events)
     assert finals == [FinalTranscript("w1 w2 w3 w4", "0")]
 
 
@@ -135,16 +142,14 @@ async def test_a_drop_after_a_final_resends_only_the_audio_not_yet_finalized(
     riva.servicer.failures = {0: Failure(after_chunks=5)}
     faults: list[RecognizerFault] = []
     recognizer = RivaRecognizer(options(riva, chunk_ms=80), on_fault=faults.append)
-    events = await recognize(recognizer, word_frames(1, 2, 3, 4, frames_per_word=8))
+    frames = word_frames(1, 2, 3, 4, frames_per_word=8)
+    events = await recognize(recognizer, frames)
 
     assert [fault.code for fault in faults] == ["UNAVAILABLE"]
     first, second = riva.servicer.calls
     assert second.chunks[:2] == first.chunks[3:5]  # chunks 0-2 were final; 3 and 4 are resent
-    assert first.audio[: 3 * 80 * 32] + second.audio == b"".join(
-        frame.pcm for frame in word_frames(1, 2, 3, 4, frames_per_word=8)
-    )
-    finals = [event for event in events if isinstance(event, FinalTranscript)]
-    assert finals == [
+    assert first.audio[: 3 * 80 * 32] + second.audio == b"".join(frame.pcm for frame in frames)
+    assert of_kind(FinalTranscript, events) == [
         FinalTranscript("w1", "0"),
         FinalTranscript("w2", "1"),
         FinalTranscript("w3", "2"),
@@ -168,7 +173,7 @@ async def test_a_server_that_stays_down_ends_with_the_last_partial_as_final(
         (3, True),
     ]
     assert len(riva.servicer.calls) == 3
-    partials = [event for event in events if isinstance(event, PartialTranscript)]
+    partials = of_kind(PartialTranscript, events)
     assert events[-1] == FinalTranscript(partials[-1].text, partials[-1].segment)
 
 
@@ -193,7 +198,7 @@ async def test_a_restarted_server_gets_the_utterance_again_over_a_new_connection
         second.stop()
 
     assert faults and not faults[-1].gave_up
-    finals = [event for event in events if isinstance(event, FinalTranscript)]
+    finals = of_kind(FinalTranscript, events)
     assert finals == [FinalTranscript("w1 w2 w3 w4", "0")]
 
 

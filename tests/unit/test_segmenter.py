@@ -3,9 +3,9 @@ import pytest
 from voicebot.segmenter import SentenceSegmenter
 
 
-def segment(text: str, step: int = 3, max_chars: int = 160) -> list[str]:
+def segment(text: str, step: int = 3, **options: int) -> list[str]:
     """Feed ``text`` in ``step``-character tokens, as a model stream would, then flush."""
-    seg = SentenceSegmenter(max_chars=max_chars)
+    seg = SentenceSegmenter(**options)
     out: list[str] = []
     for i in range(0, len(text), step):
         out += seg.feed(text[i : i + step])
@@ -64,11 +64,7 @@ def test_text_without_spaces_is_still_cut_at_the_cap():
 
 
 def cut_first_clause(text: str, step: int = 1, min_chars: int = 10) -> list[str]:
-    seg = SentenceSegmenter(first_clause_min_chars=min_chars)
-    out: list[str] = []
-    for i in range(0, len(text), step):
-        out += seg.feed(text[i : i + step])
-    return out + seg.flush()
+    return segment(text, step, first_clause_min_chars=min_chars)
 
 
 @pytest.mark.parametrize("step", [1, 2, 3, 7])
