@@ -19,6 +19,7 @@ from constructs import Construct
 
 from voicebot.contract.routes import FUNCTIONS, FunctionSpec
 from voicebot.contract.settings import (
+    PreemptionSettings,
     RedisSettings,
     SessionSettings,
     TokenSettings,
@@ -103,6 +104,9 @@ class VoicebotFunctions(Construct):
         self.by_key: dict[str, lambda_.Function] = {
             spec.key: self._build_function(spec, code, log_retention) for spec in FUNCTIONS
         }
+        for spec in FUNCTIONS:
+            if spec.starts_turns_in:
+                self._let_start_turns(self.by_key[spec.key], self.by_key[spec.starts_turns_in])
 
     @staticmethod
     def _setting_values(
@@ -131,6 +135,18 @@ class VoicebotFunctions(Construct):
         if secrets.access_code is not None:
             values["access_code_arn"] = secrets.access_code.secret_arn
         return values
+
+    @staticmethod
+    def _let_start_turns(caller: lambda_.Function, chat: lambda_.Function) -> None:
+        """Preemptive turns: the caller invokes the chat function asynchronously, by name."""
+        caller.add_environment(
+            PreemptionSettings.variable("preemptive_turn_function"), chat.function_name
+        )
+        # That one function only (grant_invoke would add its versions too, as "<arn>:*").
+        assert caller.role is not None
+        caller.role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[chat.function_arn])
+        )
 
     def _environment(self, spec: FunctionSpec) -> dict[str, str]:
         """The variables of the settings this function reads, for the values the deployment has."""

@@ -20,6 +20,7 @@ from voicebot.contract.settings import (
     ChatSettings,
     ConnectionsSettings,
     HistorySettings,
+    PreemptionSettings,
     RedisSettings,
     ServiceSettings,
     SpeechSettings,
@@ -188,6 +189,7 @@ def handler_environment(options: StackOptions, endpoints: Endpoints) -> dict[str
         ),
         **SpeechSettings.environment(tts_provider=options.tts, tts_language=options.language),
         **ServiceSettings.environment(cors_origin=options.base_url),
+        **PreemptionSettings.environment(preemptive_answers=options.preemptive_answers),
     }
     env.update(chat_environment(options, endpoints.llm_url))
     if options.tts == "riva":

@@ -21,6 +21,7 @@ from anyio import CapacityLimiter
 
 from voicebot import runtime
 from voicebot.contract.routes import FUNCTIONS
+from voicebot.contract.wire import PreemptiveTurn
 
 from .apigw import LambdaContext
 
@@ -68,6 +69,24 @@ class HandlerInvoker:
         """Let running invocations finish (a turn being stored) before the stack stops."""
         if self._background:
             await asyncio.wait(list(self._background), timeout=timeout)
+
+
+class InProcessTurnStarter:
+    """The TurnStarter when the chat handler runs in this process: its invocation goes to the
+    background, as Lambda's asynchronous invoke would, and the transcripts call returns at once.
+
+    Called from a handler's thread (the handlers' own loop); the invocation runs on the server's.
+    """
+
+    def __init__(self, invoker: HandlerInvoker, loop: asyncio.AbstractEventLoop) -> None:
+        self._invoker = invoker
+        self._loop = loop
+
+    async def start(self, user_id: str, answer_id: str, text: str) -> None:
+        event = PreemptiveTurn(userId=user_id, answerId=answer_id, text=text).invocation_event()
+        self._loop.call_soon_threadsafe(
+            self._invoker.invoke_in_background, PreemptiveTurn.function, event
+        )
 
 
 def _widen_default_executor(workers: int) -> Coroutine[Any, Any, None]:

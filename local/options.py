@@ -53,6 +53,7 @@ class StackOptions:
     llm_threads: int
     llm_parallel: int
     riva: RivaServerOptions
+    preemptive_answers: bool = True
 
     @property
     def base_url(self) -> str:
@@ -173,6 +174,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=4,
         help="turns the local model decodes at once (more share the same cores)",
     )
+    parser.add_argument(
+        "--no-preemptive-answers",
+        dest="preemptive_answers",
+        action="store_false",
+        help="wait for the final transcript before answering (default: start on a partial that "
+        "already reads as a whole question and hold it until the final confirms it)",
+    )
     return parser
 
 
@@ -249,6 +257,7 @@ def parse_options(argv: list[str] | None = None) -> StackOptions:
         connections=args.connections,
         llm_threads=args.llm_threads,
         llm_parallel=args.llm_parallel,
+        preemptive_answers=args.preemptive_answers,
         riva=RivaServerOptions(
             url=args.riva_url,
             use_ssl=args.riva_ssl,

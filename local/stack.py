@@ -30,7 +30,7 @@ from .engines import (
     sdk_environment,
     uses_aws,
 )
-from .invoke import HandlerInvoker
+from .invoke import HandlerInvoker, InProcessTurnStarter
 from .mic import MicService, SharedRecognizer
 from .options import StackOptions
 from .redis_server import EmbeddedRedis, free_port
@@ -195,6 +195,7 @@ class LocalStack:
         mic: MicService | None,
         started: float,
     ) -> None:
+        wiring.use_turn_starter(InProcessTurnStarter(invoker, asyncio.get_running_loop()))
         if self.options.connections == "in-process":
             wiring.use_connection_poster(InProcessPoster(hub, asyncio.get_running_loop()))
         serving = asyncio.create_task(server.serve())

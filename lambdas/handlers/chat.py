@@ -1,5 +1,9 @@
 """WebSocket route ``chat`` — one turn: stream the answer, speak it sentence by sentence.
 
+The same function runs preemptive turns: the transcripts function invokes it asynchronously with
+a ``PreemptiveTurn`` when a partial transcript already reads as a whole question; that turn is
+held until a page's ``chat`` with the same text adopts it (services/preemption.py).
+
 The function keeps running after API Gateway's 29-second integration timeout (the route has no
 response to wait for); its own timeout bounds the turn.
 """
@@ -11,13 +15,15 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from voicebot import runtime, wiring
-from voicebot.contract.wire import ChatAction
+from voicebot.config import preemption_settings
+from voicebot.contract.wire import ChatAction, PreemptiveTurn
 from voicebot.errors import ApiError, ServiceUnavailable, service_unavailable
 from voicebot.ports import ConnectionPoster
 from voicebot.protocol import parse_client_action
+from voicebot.services.chat import TurnOutcome
 from voicebot.websocket import OK, poster_for, send_error, user_of
 
-from ._observability import entry_point, metrics
+from ._observability import entry_point, logger, metrics
 
 
 async def _chat(body: str | None, connection_id: str, poster: ConnectionPoster) -> None:
@@ -31,6 +37,12 @@ async def _chat(body: str | None, connection_id: str, poster: ConnectionPoster) 
         if not await wiring.turn_claims().claim_turn(user_id, action.turnId):
             # Another page of this user (or a resent message) already asked this turn.
             raise ApiError(409, "duplicate_turn", "This turn is already being answered.")
+        # The answer to this very text may already be under way, held: it becomes this turn.
+        if await wiring.preemptive_answers().adopt(
+            user_id, action.turnId, connection_id, action.text
+        ):
+            metrics.add_metric(name="PreemptiveAdopted", unit=MetricUnit.Count, value=1)
+            return
     except ApiError as exc:
         await send_error(poster, connection_id, exc, turn_id)
         return
@@ -40,16 +52,51 @@ async def _chat(body: str | None, connection_id: str, poster: ConnectionPoster) 
     outcome = await wiring.turn_runner().run(
         user_id, action.turnId, action.text, poster, connection_id
     )
+    _turn_metrics(outcome)
+
+
+async def _held_turn(request: PreemptiveTurn) -> None:
+    outcome = await wiring.turn_runner().run_held(
+        request.userId,
+        request.answerId,
+        request.text,
+        wiring.connection_poster(),
+        wiring.held_answers(),
+        preemption_settings().preemptive_hold_seconds,
+    )
+    if outcome.discarded:
+        logger.info("preemptive answer discarded unheard")
+        metrics.add_metric(name="PreemptiveDiscarded", unit=MetricUnit.Count, value=1)
+        return
+    _turn_metrics(outcome)
+
+
+def _turn_metrics(outcome: TurnOutcome) -> None:
     ledger = outcome.ledger
     if "firstAudio" in ledger:
-        first_audio_ms = ledger["firstAudio"] - ledger["received"]
+        # From the page's chat: for an adopted turn that is its adoption, and audio made while
+        # it was held went out at that moment.
+        asked = ledger.get("adopted", ledger["received"])
+        first_audio_ms = max(ledger["firstAudio"], asked) - asked
         metrics.add_metric(name="FirstAudioMs", unit=MetricUnit.Milliseconds, value=first_audio_ms)
     interrupted = int(outcome.interrupted)
     metrics.add_metric(name="TurnsInterrupted", unit=MetricUnit.Count, value=interrupted)
 
 
 @entry_point(emits_metrics=True)
-def handler(event: APIGatewayProxyEvent, context: LambdaContext) -> dict[str, Any]:
+def _websocket(event: APIGatewayProxyEvent, context: LambdaContext) -> dict[str, Any]:
     ctx = event.request_context
     runtime.run(_chat(event.body, str(ctx.connection_id), poster_for(ctx)))
     return OK
+
+
+@entry_point(emits_metrics=True)
+def _preemptive(event: APIGatewayProxyEvent, context: LambdaContext) -> dict[str, Any]:
+    runtime.run(_held_turn(PreemptiveTurn.model_validate(event.raw_event[PreemptiveTurn.KEY])))
+    return OK
+
+
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if PreemptiveTurn.KEY in event:  # only the transcripts function sends this shape
+        return _preemptive(event, context)
+    return _websocket(event, context)

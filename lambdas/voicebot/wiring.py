@@ -16,6 +16,7 @@ from .config import (
     connections_settings,
     conversation_settings,
     history_settings,
+    preemption_settings,
     redis_settings,
     reset_settings,
     service_settings,
@@ -28,12 +29,15 @@ from .ports import (
     ConnectionPoster,
     ConnectionRegistry,
     DeliveryLedger,
+    HeldAnswers,
     HistoryStore,
     Synthesizer,
     TranscriptStream,
     TurnClaims,
+    TurnStarter,
 )
 from .services.history import HistoryService
+from .services.preemption import PreemptiveAnswers
 from .services.relay import TranscriptRelay
 from .services.sessions import SessionService
 from .services.speech import SpeechService
@@ -138,12 +142,48 @@ def connection_poster(endpoint_from_event: str | None = None) -> ConnectionPoste
     return ApiGatewayConnectionPoster(endpoint)
 
 
+def held_answers() -> HeldAnswers:
+    return _redis_bus()
+
+
+_embedded_starter: TurnStarter | None = None
+
+
+def use_turn_starter(starter: TurnStarter | None) -> None:
+    """Let a process that runs the chat handler itself (the local stack) start held turns.
+
+    On AWS nothing calls this: the transcripts function invokes the chat function.
+    """
+    global _embedded_starter
+    _embedded_starter = starter
+    preemptive_answers.cache_clear()
+
+
+def turn_starter() -> TurnStarter | None:
+    if _embedded_starter is not None:
+        return _embedded_starter
+    function = preemption_settings().preemptive_turn_function
+    if not function:
+        return None  # this function cannot start preemptive turns (it may still adopt them)
+    from .adapters.turn_starter import LambdaTurnStarter
+
+    return LambdaTurnStarter(function)
+
+
+@lru_cache(maxsize=1)
+def preemptive_answers() -> PreemptiveAnswers:
+    return PreemptiveAnswers(
+        held_answers(), turn_starter(), enabled=preemption_settings().preemptive_answers
+    )
+
+
 def transcript_relay(endpoint_from_event: str | None = None) -> TranscriptRelay:
     return TranscriptRelay(
         transcript_stream(),
         connection_registry(),
         delivery_ledger(),
         connection_poster(endpoint_from_event),
+        preemption=preemptive_answers(),
     )
 
 
@@ -255,6 +295,7 @@ def reset() -> None:
         signer,
         session_service,
         _redis_bus,
+        preemptive_answers,
         history_store,
         history_service,
         synthesizer,

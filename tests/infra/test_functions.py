@@ -13,11 +13,13 @@ from .conftest import Synth, flatten, function_ids, ref_id
 POWERTOOLS = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"}
 REDIS = {"REDIS_URL", "REDIS_AUTH_SECRET_ARN"}
 SPEECH = {"TTS_PROVIDER", "TTS_VOICE", "TTS_LANGUAGE", "POLLY_ENGINE"}
+PREEMPTION = {"PREEMPTIVE_ANSWERS", "PREEMPTIVE_TURN_FUNCTION"}
 
 EXPECTED_ENVIRONMENT: dict[str, set[str]] = {
     "health": set(),
     "sessions": {"TOKEN_SECRET_ARN", "TOKEN_TTL_SECONDS"},
-    "transcripts": {"TOKEN_SECRET_ARN", "CONNECTIONS_ENDPOINT"} | REDIS,
+    # Preemptive answers: the transcripts function starts them in the chat function.
+    "transcripts": {"TOKEN_SECRET_ARN", "CONNECTIONS_ENDPOINT"} | REDIS | PREEMPTION,
     "speech": {"TOKEN_SECRET_ARN"} | SPEECH,
     "history": {"TOKEN_SECRET_ARN", "HISTORY_TABLE"},
     "ws_connect": {"TOKEN_SECRET_ARN"} | REDIS,
@@ -35,6 +37,9 @@ EXPECTED_ENVIRONMENT: dict[str, set[str]] = {
         "CHAT_TEMPERATURE",
         "CHAT_MAX_TOKENS",
         "FIRST_CLAUSE_MIN_CHARS",
+        # A held (preemptive) turn posts to the page without a WebSocket event to go by.
+        "CONNECTIONS_ENDPOINT",
+        "PREEMPTIVE_ANSWERS",
     },
 }
 IN_VPC = {"transcripts", "ws_connect", "ws_disconnect", "ws_messages", "chat"}
@@ -97,6 +102,23 @@ def test_environment_values_point_at_this_stack(synth: Synth, functions: dict[st
         secret = ref_id(_env(functions[key])["TOKEN_SECRET_ARN"])
         assert "SigningKey" in str(secret)
     assert _env(functions["sessions"])["TOKEN_TTL_SECONDS"] == "43200"
+    transcripts = _env(functions["transcripts"])
+    assert ref_id(transcripts["PREEMPTIVE_TURN_FUNCTION"]) == function_ids(synth)["chat"]
+    assert transcripts["PREEMPTIVE_ANSWERS"] == chat["PREEMPTIVE_ANSWERS"] == "true"
+
+
+def test_only_the_transcripts_function_may_invoke_a_function_and_only_chat(synth: Synth) -> None:
+    chat = function_ids(synth)["chat"]
+    invokers = {
+        ref_id(role): statement["Resource"]
+        for policy in synth.of_type("AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "lambda:InvokeFunction" in str(statement["Action"])
+        for role in policy["Properties"]["Roles"]
+    }
+    transcripts_role = ref_id(synth.props(function_ids(synth)["transcripts"])["Role"])
+    assert list(invokers) == [transcripts_role]
+    assert invokers[transcripts_role] == {"Fn::GetAtt": [chat, "Arn"]}
 
 
 @pytest.mark.parametrize("key", sorted(EXPECTED_ENVIRONMENT))

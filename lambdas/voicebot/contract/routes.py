@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from . import settings as s
+from . import wire
 from .wire import CLIENT_ACTIONS
 
 # Who may call a route: nobody in particular, a page (client token), a device (device token), an
@@ -40,6 +41,8 @@ class FunctionSpec:
     manage_connections: bool = False
     synthesize_speech: bool = False
     invoke_model: bool = False
+    # The function it starts preemptive turns in (asynchronous invoke), if any.
+    starts_turns_in: str | None = None
 
     @property
     def handler(self) -> str:
@@ -65,8 +68,15 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         "transcripts",
         "POST /api/transcripts: relay a device's transcript to the user's pages",
-        settings=(s.TokenSettings, s.RedisSettings, s.ConnectionsSettings),
+        settings=(
+            s.TokenSettings,
+            s.RedisSettings,
+            s.ConnectionsSettings,
+            s.PreemptionSettings,
+        ),
         manage_connections=True,
+        # A partial that already reads as a whole question starts its answer, held, in chat.
+        starts_turns_in=wire.PreemptiveTurn.function,
     ),
     FunctionSpec(
         "speech",
@@ -115,6 +125,9 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             s.ConversationSettings,
             s.ChatSettings,
             s.SpeechSettings,
+            # A held (preemptive) turn has no WebSocket event to find @connections from.
+            s.ConnectionsSettings,
+            s.PreemptionSettings,
         ),
         table_actions=("dynamodb:Query", "dynamodb:PutItem"),
         manage_connections=True,

@@ -69,6 +69,20 @@ class SpeechRequest(_Incoming):
     lang: Lang | None = None
 
 
+class PreemptiveTurn(_Incoming):
+    """The transcripts function -> the chat function (asynchronous Lambda invoke, no client):
+    answer this partial transcript and hold the answer until a page's ``chat`` adopts it."""
+
+    KEY: ClassVar[str] = "preemptiveTurn"  # the invocation event is {KEY: this model}
+    function: ClassVar[str] = "chat"
+    userId: Id
+    answerId: Id
+    text: Text
+
+    def invocation_event(self) -> dict[str, Any]:
+        return {self.KEY: self.model_dump()}
+
+
 # ---- WebSocket: page -> server ------------------------------------------------------------------
 
 

@@ -73,19 +73,17 @@ class PreemptiveAnswers:
     ) -> None:
         self._held = held
         self._starter = starter
-        self._enabled = enabled and starter is not None
+        # Adopting needs only the held answers (the chat function); starting needs a starter
+        # (the transcripts function, or a process that runs the chat handler itself).
+        self._enabled = enabled
         self._rule = rule or PreemptionRule()
-
-    @property
-    def enabled(self) -> bool:
-        return self._enabled
 
     async def observe(self, user_id: str, post: TranscriptPost) -> str | None:
         """A transcript was relayed: start, keep or drop this user's held answer.
 
         Returns the id of an answer it started, if any.
         """
-        if not self._enabled:
+        if not self._enabled or self._starter is None:
             return None
         current = await self._held.current(user_id)
         unadopted = current is not None and current.turn_id is None
@@ -97,7 +95,6 @@ class PreemptiveAnswers:
             logger.info("preemptive answer discarded", extra={"reason": "text_changed"})
         if not self._rule.worth_answering(post):
             return None
-        assert self._starter is not None
         answer = HeldAnswer(
             answer_id="p-" + secrets.token_urlsafe(9),
             utterance_id=post.utteranceId,

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 
 from ..contract.wire import TranscriptEvent, TranscriptPost
-from ..errors import ApiError
+from ..errors import ApiError, ServiceUnavailable
 from ..ports import ConnectionPoster, ConnectionRegistry, DeliveryLedger, TranscriptStream
 from ..protocol import encode_event
+from .preemption import PreemptiveAnswers
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -24,11 +28,14 @@ class TranscriptRelay:
         registry: ConnectionRegistry,
         deliveries: DeliveryLedger,
         poster: ConnectionPoster,
+        *,
+        preemption: PreemptiveAnswers | None = None,
     ) -> None:
         self._stream = stream
         self._registry = registry
         self._deliveries = deliveries
         self._poster = poster
+        self._preemption = preemption
 
     async def publish(self, user_id: str, post: TranscriptPost) -> PublishResult:
         result = await self._stream.append(user_id, post)
@@ -40,7 +47,18 @@ class TranscriptRelay:
         event = TranscriptEvent(id=result.event_id, **post.body())
         targets = await self._registry.connections(user_id)
         delivered = await self._deliver(user_id, event, targets)
+        if self._preemption is not None:
+            await self._consider_answering(user_id, post)
         return PublishResult(event_id=result.event_id, delivered=delivered)
+
+    async def _consider_answering(self, user_id: str, post: TranscriptPost) -> None:
+        """After the pages have the transcript: maybe start answering it before its final."""
+        assert self._preemption is not None
+        try:
+            await self._preemption.observe(user_id, post)
+        except ServiceUnavailable:
+            # The transcript is stored and delivered; the answer will simply wait for the chat.
+            logger.warning("preemptive answer not started: a backing service is unavailable")
 
     async def resume(self, user_id: str, connection_id: str, after: str) -> int:
         """Send this connection the retained events after ``after``, in order; return how many."""
