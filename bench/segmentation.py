@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from voicebot.segmenter import is_emoji
+
 from ._cli import add_copy_to_docs, bench_parser
 from ._stats import REPO, machine, publish, table
 
@@ -128,19 +130,9 @@ def load(name: str, data: Path = DATA) -> list[Answer]:
     return answers
 
 
-def _is_emoji(ch: str) -> bool:
-    cp = ord(ch)
-    return (
-        0x1F000 <= cp <= 0x1FAFF
-        or 0x2600 <= cp <= 0x27BF
-        or 0x2B00 <= cp <= 0x2BFF
-        or cp in (0xFE0F, 0x200D, 0x20E3)
-    )
-
-
 def _weight(text: str) -> str:
     """The characters a boundary position counts: no whitespace, no emoji."""
-    return "".join(ch for ch in text if not ch.isspace() and not _is_emoji(ch))
+    return "".join(ch for ch in text if not ch.isspace() and not is_emoji(ch))
 
 
 def boundaries(sentences: Iterable[str]) -> set[int]:

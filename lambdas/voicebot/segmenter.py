@@ -339,10 +339,11 @@ def ends_with_sentence_final(text: str) -> bool:
 
 def _closes(ch: str) -> bool:
     """Characters that stay with the punctuation before them: closers, markup, glued emoji."""
-    return ch in _TERMINALS or ch in _CLOSERS or ch in _MARKUP or _is_emoji(ch)
+    return ch in _TERMINALS or ch in _CLOSERS or ch in _MARKUP or is_emoji(ch)
 
 
-def _is_emoji(ch: str) -> bool:
+def is_emoji(ch: str) -> bool:
+    """Emoji and their joiners (the segmenter keeps them with the sentence they end)."""
     cp = ord(ch)
     return (
         0x1F000 <= cp <= 0x1FAFF
