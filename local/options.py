@@ -53,6 +53,7 @@ class StackOptions:
     llm_threads: int
     llm_parallel: int
     riva: RivaServerOptions
+    interruption_policy: bool = True
 
     @property
     def base_url(self) -> str:
@@ -173,6 +174,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=4,
         help="turns the local model decodes at once (more share the same cores)",
     )
+    parser.add_argument(
+        "--no-interruption-policy",
+        dest="interruption_policy",
+        action="store_false",
+        help="any partial transcript stops the answer (no backchannels, no ducking or resuming); "
+        "CDK context interruptionPolicy=false",
+    )
     return parser
 
 
@@ -260,4 +268,5 @@ def parse_options(argv: list[str] | None = None) -> StackOptions:
             tts_voice=args.riva_tts_voice,
             tts_language=tts_language,
         ),
+        interruption_policy=args.interruption_policy,
     )
