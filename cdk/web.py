@@ -19,6 +19,8 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
+from voicebot.contract.interruptions import InterruptionConfig
+from voicebot.contract.settings import TurnTakingSettings
 from voicebot.contract.wire import PageConfig
 
 from .nag import acknowledge
@@ -28,11 +30,27 @@ CONFIG_FILE = "config.json"
 
 
 def page_config(
-    ws_url: str, language: str, voice: str, access_code_required: bool
+    ws_url: str,
+    language: str,
+    voice: str,
+    access_code_required: bool,
+    function_settings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """What the page reads from /config.json (the contract's PageConfig)."""
+    """What the page reads from /config.json (the contract's PageConfig).
+
+    ``function_settings`` (``Settings.function_settings``) chooses the turn-taking parts; the
+    contract's defaults fill in what it does not name.
+    """
+    chosen = function_settings or {}
+    turn_taking = TurnTakingSettings.model_validate(
+        {name: chosen[name] for name in TurnTakingSettings.model_fields if name in chosen}
+    )
     return PageConfig(
-        wsUrl=ws_url, language=language, voice=voice, accessCodeRequired=access_code_required
+        wsUrl=ws_url,
+        language=language,
+        voice=voice,
+        accessCodeRequired=access_code_required,
+        interruption=InterruptionConfig.from_settings(turn_taking),
     ).body()
 
 

@@ -20,11 +20,13 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from voicebot.contract import routes
-from voicebot.contract.settings import SpeechSettings
+from voicebot.contract.interruptions import InterruptionConfig
+from voicebot.contract.settings import SpeechSettings, TurnTakingSettings
 from voicebot.contract.wire import PageConfig
 
 from .apigw import STAGE, response_body, rest_event, websocket_event
 from .connections import ConnectionHub, management_endpoint
+from .engines import turn_taking_environment
 from .invoke import HandlerInvoker
 from .mic import MicService
 from .options import StackOptions
@@ -177,6 +179,9 @@ class ApiTwin:
             voice=self._options.voice or SpeechSettings.model_fields["tts_voice"].default,
             accessCodeRequired=False,
             engines=self._engines,
+            interruption=InterruptionConfig.from_settings(
+                TurnTakingSettings.from_env(turn_taking_environment(self._options))
+            ),
         )
         # micUrl stays in the document as null when the stack has no microphone.
         return JSONResponse(config.model_dump(), headers={"Cache-Control": "no-store"})

@@ -25,6 +25,7 @@ from voicebot.contract.settings import (
     ServiceSettings,
     SpeechSettings,
     TokenSettings,
+    TurnTakingSettings,
 )
 
 from .apigw import STAGE
@@ -175,6 +176,11 @@ def chat_environment(options: StackOptions, llm_url: str | None) -> dict[str, st
     return ChatSettings.environment(**values)
 
 
+def turn_taking_environment(options: StackOptions) -> dict[str, str]:
+    """The turn-taking settings this stack chose (the handlers' and the page's config.json)."""
+    return TurnTakingSettings.environment(interruption_policy=options.interruption_policy)
+
+
 def handler_environment(options: StackOptions, endpoints: Endpoints) -> dict[str, str]:
     """The settings the handlers read, for this stack (given to ``wiring.configure``)."""
     env: dict[str, str] = {
@@ -190,6 +196,7 @@ def handler_environment(options: StackOptions, endpoints: Endpoints) -> dict[str
         **SpeechSettings.environment(tts_provider=options.tts, tts_language=options.language),
         **ServiceSettings.environment(cors_origin=options.base_url),
         **PreemptionSettings.environment(preemptive_answers=options.preemptive_answers),
+        **turn_taking_environment(options),
     }
     env.update(chat_environment(options, endpoints.llm_url))
     if options.tts == "riva":

@@ -54,6 +54,7 @@ class StackOptions:
     llm_parallel: int
     riva: RivaServerOptions
     preemptive_answers: bool = True
+    interruption_policy: bool = True
 
     @property
     def base_url(self) -> str:
@@ -181,6 +182,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="wait for the final transcript before answering (default: start on a partial that "
         "already reads as a whole question and hold it until the final confirms it)",
     )
+    parser.add_argument(
+        "--no-interruption-policy",
+        dest="interruption_policy",
+        action="store_false",
+        help="any partial transcript stops the answer (no backchannels, no ducking or resuming); "
+        "CDK context interruptionPolicy=false",
+    )
     return parser
 
 
@@ -269,4 +277,5 @@ def parse_options(argv: list[str] | None = None) -> StackOptions:
             tts_voice=args.riva_tts_voice,
             tts_language=tts_language,
         ),
+        interruption_policy=args.interruption_policy,
     )

@@ -5,6 +5,7 @@
 
 import { Connection } from "./connection.js";
 import { initialLanguage, otherLanguage, setLanguage, t } from "./i18n.js";
+import { InterruptionPolicy } from "./interruption.js";
 import { Microphone } from "./mic.js";
 import { SentencePlayer } from "./player.js";
 import { Session } from "./session.js";
@@ -47,7 +48,17 @@ let session = null;
 let connectionState = "offline";
 let connectionDetail;
 
-const observed = { events: [], sent: [], played: player.log, turns: {} };
+const observed = { events: [], sent: [], played: player.log, turns: {}, interruptions: [] };
+
+// What the person says while the bot answers: a backchannel (네, uh-huh) lets it go on, other
+// speech ducks it at once and stops it once the policy is sure (config.json `interruption`).
+const interruptions = new InterruptionPolicy({
+  busy: () => answering(),
+  duck: (volume) => player.duck(volume),
+  restore: () => player.restore(),
+  interrupt: () => bargeIn(),
+  log: (entry) => record(observed.interruptions, entry),
+});
 window.voicebot = {
   ...observed,
   get connection() {
@@ -55,6 +66,9 @@ window.voicebot = {
   },
   get speaking() {
     return player.speaking;
+  },
+  get volume() {
+    return player.volume;
   },
   get userId() {
     return session?.userId;
@@ -90,6 +104,7 @@ function record(list, item) {
 // of this user: the server answers the first page that asks and tells the others
 // `duplicate_turn`, so two tabs do not answer one question twice.
 function startTurn(text, transcriptId) {
+  interruptions.reset();
   bargeIn(); // a new question supersedes an answer that is still playing
   const id = transcriptId ? `v-${transcriptId.replace(/[^A-Za-z0-9_-]/g, "_")}` : newId();
   player.begin(id);
@@ -103,27 +118,35 @@ function startTurn(text, transcriptId) {
   observed.turns[id] = { sentAt, text: "", done: false, interrupted: false };
 }
 
-/** Stops the bot's answer at once (a new utterance or the Stop button) and tells the server. */
+/**
+ * Stops the bot's answer at once (an interruption, a new question or the Stop button) and tells
+ * the server what was heard. Also after `done`: playback outlasts generation, and the server
+ * then cuts the stored turn to the `heard` segments, so history holds what was played.
+ */
 function bargeIn() {
   const turn = current;
-  if (!turn || turn.cut || (turn.done && !player.speaking)) return;
+  if (!answering()) return;
   turn.cut = true;
   const heard = player.stop();
+  send({ action: "cancel", turnId: turn.id, heard });
   if (turn.done) {
-    // The server already finished; only the playback was cut short.
+    // No second `done` comes for a finished turn; the server only corrects the stored one.
     turn.view.setState("interrupted");
     observed.turns[turn.id].interrupted = true;
   } else {
-    send({ action: "cancel", turnId: turn.id, heard });
     turn.view.setState("stopping");
   }
   updateSpeaking();
 }
 
+/** The bot is answering: its turn is still being written, or its audio still plays. */
+function answering() {
+  return Boolean(current && !current.cut && (!current.done || player.speaking));
+}
+
 function updateSpeaking() {
-  const busy = Boolean(current && !current.cut && (!current.done || player.speaking));
   document.body.dataset.speaking = String(player.speaking);
-  ui.stop.disabled = !busy;
+  ui.stop.disabled = !answering();
 }
 
 // --- server events ------------------------------------------------------------------------
@@ -135,8 +158,9 @@ const handlers = {
     if (shown !== undefined && (shown.final || event.seq <= shown.seq)) return;
     utterances.set(event.utteranceId, { seq: event.seq, final: event.final });
     view.showTranscript(event);
-    if (event.final) startTurn(event.text, event.id);
-    else bargeIn();
+    if (!event.final) interruptions.partial(event);
+    else if (interruptions.final(event)) startTurn(event.text, event.id);
+    else markBackchannel(event.utteranceId);
   },
   delta(event) {
     const turn = turns.get(event.turnId);
@@ -183,6 +207,12 @@ const handlers = {
   },
   pong() {},
 };
+
+// A backchannel stays in the conversation as the person's words, shown as such; it asked nothing.
+function markBackchannel(utteranceId) {
+  const bubble = document.querySelector(`.msg.user[data-utterance-id="${CSS.escape(utteranceId)}"]`);
+  if (bubble) bubble.dataset.backchannel = "true";
+}
 
 function dropTurn(turnId) {
   const turn = turns.get(turnId);
@@ -254,7 +284,10 @@ function bindControls(config) {
     ui.chatText.value = "";
     startTurn(text);
   });
-  ui.stop.addEventListener("click", bargeIn);
+  ui.stop.addEventListener("click", () => {
+    interruptions.reset();
+    bargeIn();
+  });
   bindDevicePanel(config);
   setInterval(updateSpeaking, 200); // playback ends on the audio clock, not on an event we get
 
@@ -318,6 +351,7 @@ async function main() {
     return;
   }
   setLanguage(initialLanguage(config.language));
+  interruptions.configure(config.interruption);
   document.addEventListener("voicebot:language", () =>
     onConnectionState(connectionState, connectionDetail),
   );

@@ -7,6 +7,10 @@
 
 // The first sentence starts this far ahead of "now" so its start is never in the past.
 const START_LEAD_S = 0.02;
+// Ducking is at once (a 10 ms time constant: below a tenth of the way in 25 ms); coming back to
+// full volume is a 40 ms glide, so a resumed answer does not click.
+const DUCK_TIME_CONSTANT_S = 0.01;
+const RESTORE_TIME_CONSTANT_S = 0.04;
 
 function base64ToBytes(parts) {
   const chunks = parts.map((data) => Uint8Array.from(atob(data), (c) => c.charCodeAt(0)));
@@ -30,6 +34,8 @@ export class SentencePlayer {
     this.onError = onError;
     this.onScheduled = onScheduled;
     this.context = null;
+    this.gain = null; // every sentence plays through it: ducking changes its volume
+    this.volume = 1; // the volume it is at or on its way to
     this.turn = null;
     // turnId → [{index, start, end (epoch ms), gapMs, ended}], for the latency view and tests.
     this.log = {};
@@ -37,7 +43,11 @@ export class SentencePlayer {
 
   /** Creates or resumes the AudioContext; browsers allow that only in a user gesture. */
   unlock() {
-    this.context ??= new AudioContext();
+    if (!this.context) {
+      this.context = new AudioContext();
+      this.gain = this.context.createGain();
+      this.gain.connect(this.context.destination);
+    }
     if (this.context.state === "suspended") this.context.resume().catch(() => {});
     return this.context;
   }
@@ -49,6 +59,7 @@ export class SentencePlayer {
   /** Starts a new turn; whatever the previous turn still had queued is dropped. */
   begin(turnId) {
     this.stop();
+    this.setVolume(1, 0);
     this.log[turnId] = [];
     this.turn = {
       id: turnId,
@@ -91,11 +102,36 @@ export class SentencePlayer {
     return this.context.currentTime < turn.endAt || turn.ready.size > 0;
   }
 
-  /** Silences the current turn at once; returns the number of sentences fully played. */
+  /** Lowers the answer's volume at once (a person started to speak over it). */
+  duck(volume) {
+    this.setVolume(volume, DUCK_TIME_CONSTANT_S);
+  }
+
+  /** Back to full volume (it was not an interruption). */
+  restore() {
+    this.setVolume(1, RESTORE_TIME_CONSTANT_S);
+  }
+
+  setVolume(volume, timeConstant) {
+    this.volume = volume;
+    if (!this.gain) return;
+    const param = this.gain.gain;
+    const now = this.context.currentTime;
+    param.cancelScheduledValues(now);
+    if (timeConstant > 0) param.setTargetAtTime(volume, now, timeConstant);
+    else param.setValueAtTime(volume, now);
+  }
+
+  /** Silences the current turn at once; returns `heard` (see heard()). */
   stop() {
     const turn = this.turn;
-    if (!turn || turn.stopped) return this.heard();
+    if (!turn) return 0;
+    if (turn.stopped) return turn.heard;
     const heard = this.heard();
+    turn.heard = heard;
+    // The log says exactly what `heard` counted, even where a source's `ended` is still queued.
+    const now = this.context?.currentTime ?? 0;
+    for (const entry of turn.entries) entry.ended = entry.ctxEnd <= now;
     turn.stopped = true;
     for (const source of turn.sources) {
       try {
@@ -108,11 +144,19 @@ export class SentencePlayer {
     return heard;
   }
 
+  /**
+   * How many of the turn's segments, from index 0, the person heard: one more than the index of
+   * the last segment that played to its end (0 if none did). A segment cut in the middle is not
+   * heard. Segments play strictly in index order, so this is the count of segments played to
+   * the end, unless a segment had no audio (its synthesis failed); the server keeps the first
+   * `heard` segments of the answer, which then include the one that failed, as its text was shown.
+   */
   heard() {
     const turn = this.turn;
     if (!turn || !this.context) return 0;
     const now = this.context.currentTime;
-    return turn.entries.filter((entry) => entry.ctxEnd <= now).length;
+    const played = turn.entries.filter((entry) => entry.ctxEnd <= now);
+    return played.length ? played.at(-1).index + 1 : 0;
   }
 
   async #decode(parts) {
@@ -148,7 +192,7 @@ export class SentencePlayer {
     const start = Math.max(context.currentTime + START_LEAD_S, previousEnd);
     const source = context.createBufferSource();
     source.buffer = buffer;
-    source.connect(context.destination);
+    source.connect(this.gain);
     source.start(start);
     turn.endAt = start + buffer.duration;
     turn.sources.push(source);
@@ -166,7 +210,7 @@ export class SentencePlayer {
     turn.entries.push(entry);
     this.onScheduled(turn.id, entry);
     source.onended = () => {
-      entry.ended = !turn.stopped;
+      if (!turn.stopped) entry.ended = true;
       turn.sources = turn.sources.filter((s) => s !== source);
     };
   }

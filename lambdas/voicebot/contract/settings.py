@@ -209,8 +209,8 @@ class TurnTakingSettings(EnvSettings):
         default=True, json_schema_extra=context_key("interruptionPolicy")
     )
     interruption_min_chars: int = Field(default=2, ge=1, le=100)
-    interruption_min_ms: int = Field(default=500, ge=0, le=10_000)
-    false_interruption_ms: int = Field(default=1500, ge=100, le=10_000)
+    interruption_min_ms: int = Field(default=400, ge=0, le=10_000)
+    false_interruption_ms: int = Field(default=700, ge=100, le=10_000)
     duck_volume: float = Field(default=0.3, ge=0.0, le=1.0)
     # The end of a turn waits less after a sentence-final ending and more after a connective
     # (contract/endpointing.py), for the page's microphone and the interpreter.

@@ -12,6 +12,8 @@ from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from .interruptions import InterruptionConfig
+
 MAX_SAFE_INTEGER = 9_007_199_254_740_991
 # API Gateway refuses WebSocket frames over 128 KiB; the protocol promises at most 102,400 bytes.
 MAX_WS_MESSAGE_BYTES = 102_400
@@ -256,6 +258,8 @@ class PageConfig(BaseModel):
     accessCodeRequired: bool
     micUrl: str | None = None
     engines: dict[str, str] | None = None
+    # The page's interruption policy (contract/interruptions.py); absent: any partial interrupts.
+    interruption: InterruptionConfig | None = None
 
     def body(self) -> dict[str, Any]:
         """The JSON document (fields the deployment does not have are left out)."""
