@@ -138,8 +138,15 @@ def test_with_the_setting_off_nothing_starts_before_the_chat(api, starter, envir
 
 @pytest.mark.parametrize(
     ("text", "stable"),
-    [("오늘 날씨가 좋은데", None), ("오늘 날씨", None), ("오늘 날씨 어때요", 2), ("네", None)],
-    ids=["connective", "unfinished", "unstable", "too-short"],
+    [
+        ("오늘 날씨가 좋은데", None),
+        ("오늘 날씨", None),
+        ("오늘 날씨 어때요", 2),
+        ("네", None),
+        ("네네.", None),
+        ("그렇죠?", None),
+    ],
+    ids=["connective", "unfinished", "unstable", "too-short", "backchannel", "backchannel-ko"],
 )
 def test_partials_that_do_not_read_as_a_whole_question_wait(api, starter, text, stable) -> None:
     session = api.session()

@@ -23,6 +23,7 @@ import secrets
 import unicodedata
 from dataclasses import dataclass
 
+from ..contract.interruptions import is_backchannel
 from ..contract.wire import TranscriptPost
 from ..ports import HeldAnswer, HeldAnswers, TurnStarter
 from ..segmenter import ends_with_sentence_final
@@ -51,8 +52,8 @@ class PreemptionRule:
         if post.final:
             return False
         text = post.text.strip()
-        if len(_comparable(text)) < self.min_chars:
-            return False
+        if len(_comparable(text)) < self.min_chars or is_backchannel(text):
+            return False  # "네", "uh-huh": the page lets it pass; there is nothing to answer
         if post.stableChars is not None:
             # The recognizer may still change the last word; everything before it must be fixed.
             settled = len(text.rsplit(maxsplit=1)[0]) if " " in text else 0
