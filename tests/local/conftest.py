@@ -15,8 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
-from local_ws import open_page
 from websockets.asyncio.client import ClientConnection
+
+from tests.local.local_ws import open_page
 
 REPO = Path(__file__).resolve().parents[2]
 # The Riva tests' gRPC server (riva_fake_server) is reused here, not copied; tests/riva is not a

@@ -12,9 +12,9 @@ import asyncio
 import contextlib
 
 import httpx
-from local_ws import collect, open_page
 
 from tests.local.conftest import RunningStack, new_session
+from tests.local.local_ws import collect, open_page
 
 USERS = 10
 POSTS_PER_USER = 20

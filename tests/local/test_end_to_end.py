@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 import soundfile
-from local_ws import collect, open_page, send, turn_done
 
 from tests.local.conftest import StartStack, new_session
+from tests.local.local_ws import collect, open_page, send, turn_done
 
 SCRIPTED = "안녕하세요. 오늘은 날씨가 좋네요. 무엇을 도와드릴까요?"
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import boto3
 import httpx
 import pytest
-from local_ws import collect, open_page, page_url, send, turn_done
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from tests.local.conftest import RunningStack, StartStack, new_session
+from tests.local.local_ws import collect, open_page, page_url, send, turn_done
 
 
 @pytest.mark.parametrize("path", ["/ws", "/mic"])

@@ -14,10 +14,10 @@ import subprocess
 import numpy as np
 import pytest
 import soundfile
-from local_ws import collect, open_page, page_url, send, turn_done
 from websockets.asyncio.client import connect
 
 from tests.local.conftest import StartStack
+from tests.local.local_ws import collect, open_page, page_url, send, turn_done
 
 pytestmark = pytest.mark.offline_models
 

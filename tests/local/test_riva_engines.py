@@ -16,12 +16,12 @@ import pytest
 pytest.importorskip("riva.client", reason="needs requirements/riva.txt")
 
 import soundfile
-from local_ws import collect, open_page, page_url, send, turn_done
 from riva_fake_server import FakeRiva, RivaServer
 from websockets.asyncio.client import connect
 
 from local.options import parse_options
 from tests.local.conftest import RunningStack, stack_env
+from tests.local.local_ws import collect, open_page, page_url, send, turn_done
 
 pytestmark = pytest.mark.timeout(60)
 
