@@ -10,6 +10,9 @@ from typing import Any
 
 import pytest
 
+from voicebot.contract.interruptions import InterruptionConfig
+from voicebot.contract.settings import TurnTakingSettings
+
 from .conftest import REPO_ROOT, Synth, flatten, ref_id, references
 
 # AWS managed CloudFront policies (fixed ids, the same in every account).
@@ -121,7 +124,19 @@ def _config_json(synth: Synth) -> dict[str, Any]:
 def test_config_json_tells_the_page_where_the_apis_are(synth: Synth) -> None:
     config = _config_json(synth)
     (websocket_api,) = synth.of_type("AWS::ApiGatewayV2::Api")
-    assert set(config) == {"apiBase", "wsUrl", "language", "voice", "accessCodeRequired"}
+    assert set(config) == {
+        "apiBase",
+        "wsUrl",
+        "language",
+        "voice",
+        "accessCodeRequired",
+        "interruption",
+    }
+    # The page's interruption policy, from the deployment's turn-taking settings (default on).
+    assert (
+        config["interruption"]
+        == InterruptionConfig.from_settings(TurnTakingSettings()).model_dump()
+    )
     assert config["apiBase"] == ""
     assert re.fullmatch(
         rf"wss://<{websocket_api}>\.execute-api\.us-east-1\..+/prod", config["wsUrl"]

@@ -172,3 +172,20 @@ def test_the_page_normalizes_and_matches_exactly_like_python() -> None:
         for t in texts
     ]
     assert from_js == from_python
+
+
+def test_one_setting_turns_the_policy_off_in_the_cdk_app_and_the_local_stack() -> None:
+    pytest.importorskip("aws_cdk")
+    from cdk.web import page_config
+    from local.engines import turn_taking_environment
+    from local.options import parse_options
+
+    on = page_config("wss://x/ws", "ko-KR", "Seoyeon", False, {})
+    off = page_config("wss://x/ws", "ko-KR", "Seoyeon", False, {"interruption_policy": False})
+    assert on["interruption"]["enabled"] is True
+    assert off["interruption"]["enabled"] is False
+    assert parse_options([]).interruption_policy is True
+    stack_off = parse_options(["--no-interruption-policy"])
+    assert (
+        TurnTakingSettings.from_env(turn_taking_environment(stack_off)).interruption_policy is False
+    )
