@@ -113,6 +113,14 @@ def actions(page: Any, kind: str) -> list[dict[str, Any]]:
     return [a for a in page.evaluate("window.voicebot.sent") if a["action"] == kind]
 
 
+@pytest.fixture
+def answering(open_page: Any, device: Any) -> tuple[Any, Device, str]:
+    """A page, the device of its user, and the turn id of an answer that is playing."""
+    page = open_page()
+    posting = device(page)
+    return page, posting, start_answer(page)
+
+
 def start_answer(page: Any) -> str:
     turn = ask(page, "길게 말해 줘")
     page.wait_for_function(
@@ -189,11 +197,9 @@ def test_backchannels_during_playback_never_interrupt_nor_start_a_turn(
 
 @pytest.mark.parametrize("when", ["while writing", "after done", "growing partial"])
 def test_a_real_interruption_stops_within_300_ms_and_history_keeps_what_was_played(
-    open_page: Any, device: Any, when: str
+    answering: tuple[Any, Device, str], when: str
 ) -> None:
-    page = open_page()
-    posting = device(page)
-    turn = start_answer(page)
+    page, posting, turn = answering
     # Some of the answer heard, so `heard` is more than 0.
     page.wait_for_function("t => window.voicebot.played[t]?.some(e => e.ended)", arg=turn)
     if when == "after done":
@@ -244,12 +250,10 @@ def test_a_real_interruption_stops_within_300_ms_and_history_keeps_what_was_play
 
 @pytest.mark.parametrize("noise", ["어", "그"])
 def test_a_false_interruption_resumes_within_1_s_and_nothing_is_lost(
-    open_page: Any, device: Any, noise: str
+    answering: tuple[Any, Device, str], noise: str
 ) -> None:
     """A noise partial and no final: "어" (a backchannel, never content) or "그" (one syllable)."""
-    page = open_page()
-    posting = device(page)
-    turn = start_answer(page)
+    page, posting, turn = answering
 
     posting.say("noise", noise)
     partial = transcript(page, "noise")
@@ -274,10 +278,10 @@ def test_a_false_interruption_resumes_within_1_s_and_nothing_is_lost(
     print(f"\nfalse interruption {noise!r}: back to full volume {resume_ms} ms after the partial")
 
 
-def test_the_stop_button_stops_at_once_even_while_ducked(open_page: Any, device: Any) -> None:
-    page = open_page()
-    posting = device(page)
-    turn = start_answer(page)
+def test_the_stop_button_stops_at_once_even_while_ducked(
+    answering: tuple[Any, Device, str],
+) -> None:
+    page, posting, turn = answering
     posting.say("maybe", "네")
     transcript(page, "maybe")
     assert page.evaluate("window.voicebot.volume") < 1
