@@ -12,6 +12,8 @@ from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from .endpointing import EndOfTurnConfig
+
 MAX_SAFE_INTEGER = 9_007_199_254_740_991
 # API Gateway refuses WebSocket frames over 128 KiB; the protocol promises at most 102,400 bytes.
 MAX_WS_MESSAGE_BYTES = 102_400
@@ -242,6 +244,8 @@ class PageConfig(BaseModel):
     accessCodeRequired: bool
     micUrl: str | None = None
     engines: dict[str, str] | None = None
+    # The end-of-turn rule for the page's microphone (contract/endpointing.py); absent: fixed.
+    endOfTurn: EndOfTurnConfig | None = None
 
     def body(self) -> dict[str, Any]:
         """The JSON document (fields the deployment does not have are left out)."""
