@@ -109,7 +109,11 @@ class VoicebotStack(Stack):
             rest_api=rest.api,
             websocket_api_id=websocket.api.api_id,
             config=page_config(
-                websocket.url, settings.language, settings.voice, settings.access_code_required
+                websocket.url,
+                settings.language,
+                settings.voice,
+                settings.access_code_required,
+                adaptive_end_of_turn=bool(settings.function_settings["adaptive_end_of_turn"]),
             ),
         )
 

@@ -19,6 +19,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
+from voicebot.contract.endpointing import EndOfTurnConfig
 from voicebot.contract.wire import PageConfig
 
 from .nag import acknowledge
@@ -28,11 +29,19 @@ CONFIG_FILE = "config.json"
 
 
 def page_config(
-    ws_url: str, language: str, voice: str, access_code_required: bool
+    ws_url: str,
+    language: str,
+    voice: str,
+    access_code_required: bool,
+    adaptive_end_of_turn: bool = True,
 ) -> dict[str, Any]:
     """What the page reads from /config.json (the contract's PageConfig)."""
     return PageConfig(
-        wsUrl=ws_url, language=language, voice=voice, accessCodeRequired=access_code_required
+        wsUrl=ws_url,
+        language=language,
+        voice=voice,
+        accessCodeRequired=access_code_required,
+        endOfTurn=EndOfTurnConfig(enabled=adaptive_end_of_turn),
     ).body()
 
 

@@ -20,6 +20,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from voicebot.contract import routes
+from voicebot.contract.endpointing import EndOfTurnConfig
 from voicebot.contract.settings import SpeechSettings
 from voicebot.contract.wire import PageConfig
 
@@ -177,6 +178,7 @@ class ApiTwin:
             voice=self._options.voice or SpeechSettings.model_fields["tts_voice"].default,
             accessCodeRequired=False,
             engines=self._engines,
+            endOfTurn=EndOfTurnConfig(enabled=self._options.adaptive_end_of_turn),
         )
         # micUrl stays in the document as null when the stack has no microphone.
         return JSONResponse(config.model_dump(), headers={"Cache-Control": "no-store"})

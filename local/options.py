@@ -53,6 +53,8 @@ class StackOptions:
     llm_threads: int
     llm_parallel: int
     riva: RivaServerOptions
+    # The page microphone's pause follows the words heard (contract/endpointing.py).
+    adaptive_end_of_turn: bool = True
 
     @property
     def base_url(self) -> str:
@@ -150,6 +152,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--web-dir", type=Path, default=repo / "web", help="static files served at /"
     )
     parser.add_argument("--language", default="ko-KR", help="language of speech and recognition")
+    parser.add_argument(
+        "--no-adaptive-end-of-turn",
+        dest="adaptive_end_of_turn",
+        action="store_false",
+        help="the page's microphone always waits the same pause, whatever the words heard",
+    )
     parser.add_argument(
         "--log-level",
         default="WARNING",
@@ -260,4 +268,5 @@ def parse_options(argv: list[str] | None = None) -> StackOptions:
             tts_voice=args.riva_tts_voice,
             tts_language=tts_language,
         ),
+        adaptive_end_of_turn=args.adaptive_end_of_turn,
     )

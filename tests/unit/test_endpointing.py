@@ -165,3 +165,14 @@ def test_the_page_runs_the_same_rule_from_its_config() -> None:
         check=True,
     )
     assert json.loads(result.stdout) == [BASE] * len(cases)
+
+
+def test_the_deployment_and_the_local_stack_switch_the_rule_by_one_setting() -> None:
+    from cdk.web import page_config
+    from local.options import parse_options
+
+    on = page_config("wss://x/ws", "ko-KR", "Seoyeon", False)
+    off = page_config("wss://x/ws", "ko-KR", "Seoyeon", False, adaptive_end_of_turn=False)
+    assert on["endOfTurn"]["enabled"] is True and off["endOfTurn"]["enabled"] is False
+    assert parse_options([]).adaptive_end_of_turn is True
+    assert parse_options(["--no-adaptive-end-of-turn"]).adaptive_end_of_turn is False
