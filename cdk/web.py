@@ -19,6 +19,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
+from voicebot.contract.endpointing import EndOfTurnConfig
 from voicebot.contract.interruptions import InterruptionConfig
 from voicebot.contract.settings import TurnTakingSettings
 from voicebot.contract.wire import PageConfig
@@ -51,6 +52,7 @@ def page_config(
         voice=voice,
         accessCodeRequired=access_code_required,
         interruption=InterruptionConfig.from_settings(turn_taking),
+        endOfTurn=EndOfTurnConfig(enabled=turn_taking.adaptive_end_of_turn),
     ).body()
 
 

@@ -189,7 +189,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--hangover-ms",
         type=int,
         metavar="MS",
-        help="silence that ends an utterance (default: 700)",
+        help="silence that ends an utterance when its words say nothing (default: 700)",
+    )
+    audio.add_argument(
+        "--no-adaptive-end-of-turn",
+        dest="adaptive_end_of_turn",
+        action="store_const",
+        const=False,
+        help="always wait --hangover-ms, whatever the words heard so far",
+    )
+    audio.add_argument(
+        "--complete-hangover-ms",
+        type=int,
+        metavar="MS",
+        help="silence that ends an utterance after a sentence-final ending (…요, …니다, '?'; "
+        "default: 300)",
+    )
+    audio.add_argument(
+        "--incomplete-hangover-ms",
+        type=int,
+        metavar="MS",
+        help="silence that ends an utterance after a connective (…는데, …고, 'and'; default: 1200)",
     )
     audio.add_argument(
         "--max-utterance-s",

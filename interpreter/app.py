@@ -8,6 +8,8 @@ import logging
 import signal
 import sys
 
+from voicebot.contract.endpointing import EndOfTurnRule
+
 from .config import Settings
 from .pipeline import TranscriptionPipeline
 from .publisher import ApiAuthError, ApiUnavailableError, TranscriptPublisher
@@ -32,11 +34,15 @@ def build_source(settings: Settings) -> AudioSource:
 
 
 def build_gate(settings: Settings) -> VoiceGate:
+    rule = None
+    if settings.adaptive_end_of_turn:
+        rule = EndOfTurnRule(settings.end_of_turn(), settings.language)
     return VoiceGate(
         WebRtcSpeechClassifier(settings.vad_aggressiveness),
         preroll_ms=settings.preroll_ms,
         hangover_ms=settings.hangover_ms,
         max_utterance_ms=int(settings.max_utterance_s * 1000),
+        end_of_turn=rule,
     )
 
 

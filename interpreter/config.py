@@ -21,6 +21,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from voicebot.contract.endpointing import EndOfTurnConfig
+
 from .recognizers.riva import CHUNK_MS_CHOICES
 
 ENV_PREFIX = "VOICEBOT_"
@@ -54,6 +56,11 @@ class Settings(BaseSettings):
     preroll_ms: int = Field(300, ge=0, le=2000)
     # Transcribe drops a stream after ~15 s without audio; the gate never idles a stream that long.
     hangover_ms: int = Field(700, ge=90, le=10_000)
+    # The words heard so far set the hangover (voicebot.contract.endpointing): this long after
+    # a sentence-final ending (…요, …니다, "?"), that long after a connective (…는데, …고, "and").
+    adaptive_end_of_turn: bool = True
+    complete_hangover_ms: int = Field(300, ge=90, le=10_000)
+    incomplete_hangover_ms: int = Field(1200, ge=90, le=10_000)
     max_utterance_s: float = Field(60.0, ge=5, le=3600)
     queue_size: int = Field(100, ge=1, le=100_000)
     drain_timeout_s: float = Field(30.0, ge=0)
@@ -89,6 +96,17 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: Any) -> Any:
         # Greengrass interpolates an unset configuration value as an empty string.
         return None if isinstance(value, str) and value.strip() == "" else value
+
+    def end_of_turn(self) -> EndOfTurnConfig:
+        low = min(self.complete_hangover_ms, self.hangover_ms)
+        high = max(self.incomplete_hangover_ms, self.hangover_ms)
+        return EndOfTurnConfig(
+            enabled=self.adaptive_end_of_turn,
+            completeMs=self.complete_hangover_ms,
+            incompleteMs=self.incomplete_hangover_ms,
+            minMs=low,
+            maxMs=high,
+        )
 
     def resolved_region(self) -> str:
         return (

@@ -21,10 +21,14 @@ class AudioFrame:
 
 @dataclass(frozen=True, slots=True)
 class PartialTranscript:
-    """A hypothesis that may still change. ``segment`` names the result within one stream."""
+    """A hypothesis that may still change. ``segment`` names the result within one stream.
+
+    ``stable_chars``: how many leading characters of ``text`` the recognizer will not change
+    (Transcribe's partial-results stabilization); None when the recognizer does not say."""
 
     text: str
     segment: str
+    stable_chars: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,11 @@ The source loop never waits on the network: each utterance's frames go through a
 task, which opens the recognizer stream, feeds it and turns its results into numbered posts.
 A failing stream is logged and the next utterance gets a fresh one (errors are events, not
 crashes).
+
+The recognizer's latest text of the open utterance goes back to the gate (``VoiceGate.hear``),
+whose end-of-turn rule reads it. Each post carries the device's clock (epoch ms): when the
+utterance's first voiced audio started, when its last voiced audio ended (once the gate closed
+it: only then is it known that no more speech follows), and when the recognizer gave this text.
 """
 
 from __future__ import annotations
@@ -11,12 +16,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from voicebot.contract.wire import MAX_TEXT_CHARS, TranscriptPost
 
-from .events import AudioFrame, FinalTranscript, TranscriptEvent
+from .events import FRAME_MS, AudioFrame, FinalTranscript, PartialTranscript, TranscriptEvent
 from .recognizers import Recognizer, RecognizerStream
 from .sources import AudioSource
 from .vad import UtteranceEnded, UtteranceStarted, VoiceGate
@@ -31,6 +37,36 @@ class _Segment:
     utterance_id: str
     seq: int = 0
     last_text: str = ""
+    last_stable: int | None = None
+
+
+@dataclass
+class _Utterance:
+    """One gate utterance: its recognizer stream's frames and the device times of its speech."""
+
+    frames: asyncio.Queue[AudioFrame | None]
+    speech_start_ms: int | None = None  # source time
+    speech_started_at: int | None = None  # device epoch ms
+    speech_ended_at: int | None = None
+
+    def speech_ended(self, speech_end_ms: int | None) -> None:
+        # Measured from the start on the source's own clock: exact for a file read --fast, and
+        # no drift between sound card and system clock within an utterance.
+        start, started_at = self.speech_start_ms, self.speech_started_at
+        if speech_end_ms is not None and start is not None and started_at is not None:
+            self.speech_ended_at = started_at + max(0, speech_end_ms - start)
+
+    def times(self) -> dict[str, int]:
+        times = {"recognizedAt": _epoch_ms()}
+        if self.speech_started_at is not None:
+            times["speechStartedAt"] = self.speech_started_at
+        if self.speech_ended_at is not None:
+            times["speechEndedAt"] = self.speech_ended_at
+        return times
+
+
+def _epoch_ms() -> int:
+    return time.time_ns() // 1_000_000
 
 
 class UtteranceNumbering:
@@ -56,8 +92,11 @@ class UtteranceNumbering:
                 segment = segments[event.segment] = _Segment(f"{self._run_id}-{self._count}")
             text = event.text.strip()[:MAX_TEXT_CHARS]
             final = isinstance(event, FinalTranscript)
-            # An empty text is not postable (1..2000 chars); an unchanged partial is noise.
-            if not text or (not final and text == segment.last_text) or segment.seq < 0:
+            stable = _stable_chars(event, text)
+            # An empty text is not postable (1..2000 chars); an unchanged partial is noise,
+            # unless more of it became stable.
+            unchanged = text == segment.last_text and (stable or 0) <= (segment.last_stable or 0)
+            if not text or (not final and unchanged) or segment.seq < 0:
                 return None
             post = TranscriptPost(
                 utteranceId=segment.utterance_id,
@@ -65,12 +104,22 @@ class UtteranceNumbering:
                 text=text,
                 final=final,
                 lang=self._lang,
+                stableChars=stable,
             )
             segment.last_text = text
+            segment.last_stable = stable
             segment.seq = -1 if final else segment.seq + 1  # -1: closed, ignore anything later
             return post
 
         return number
+
+
+def _stable_chars(event: TranscriptEvent, text: str) -> int | None:
+    """The event's stable prefix, counted in the posted (stripped, clipped) text."""
+    if not isinstance(event, PartialTranscript) or event.stable_chars is None:
+        return None
+    lead = len(event.text) - len(event.text.lstrip())
+    return max(0, min(len(text), event.stable_chars - lead))
 
 
 class TranscriptionPipeline:
@@ -90,7 +139,8 @@ class TranscriptionPipeline:
         self._publish = publish
         self._show = show
         self._numbering = UtteranceNumbering(lang)
-        self._current: asyncio.Queue[AudioFrame | None] | None = None
+        self._current: _Utterance | None = None
+        self._latest_end_ms = 0  # source time at the end of the frame just pushed
         self._sessions: set[asyncio.Task[None]] = set()
         self.utterances = 0
 
@@ -98,13 +148,14 @@ class TranscriptionPipeline:
         """Until the source ends; then waits for every open utterance's last result."""
         try:
             async for frame in self._source.frames():
+                self._latest_end_ms = frame.start_ms + FRAME_MS
                 for event in self._gate.push(frame):
                     self._dispatch(event)
             for event in self._gate.flush():
                 self._dispatch(event)
         finally:
             if self._current is not None:
-                self._current.put_nowait(None)
+                self._current.frames.put_nowait(None)
                 self._current = None
             if self._sessions:
                 await asyncio.gather(*self._sessions, return_exceptions=True)
@@ -112,18 +163,29 @@ class TranscriptionPipeline:
     def _dispatch(self, event: UtteranceStarted | AudioFrame | UtteranceEnded) -> None:
         if isinstance(event, UtteranceStarted):
             self.utterances += 1
-            self._current = asyncio.Queue()
-            task = asyncio.create_task(self._recognize(self._current))
+            utterance = _Utterance(asyncio.Queue(), event.speech_start_ms)
+            utterance.speech_started_at = self._device_ms(event.speech_start_ms)
+            self._current = utterance
+            task = asyncio.create_task(self._recognize(utterance))
             self._sessions.add(task)
             task.add_done_callback(self._sessions.discard)
         elif isinstance(event, AudioFrame):
             if self._current is not None:
-                self._current.put_nowait(event)
+                self._current.frames.put_nowait(event)
         elif self._current is not None:
-            self._current.put_nowait(None)
+            self._current.speech_ended(event.speech_end_ms)
+            self._current.frames.put_nowait(None)
             self._current = None
 
-    async def _recognize(self, frames: asyncio.Queue[AudioFrame | None]) -> None:
+    def _device_ms(self, source_ms: int | None) -> int | None:
+        """The device's clock at a point of the source, which has just delivered its latest
+        frame (a live microphone; a file read --fast is mapped the same way, compressed)."""
+        if source_ms is None:
+            return None
+        return max(0, _epoch_ms() - max(0, self._latest_end_ms - source_ms))
+
+    async def _recognize(self, utterance: _Utterance) -> None:
+        frames = utterance.frames
         number = self._numbering.for_stream()
         try:
             stream = await self._recognizer.open_stream()
@@ -132,7 +194,7 @@ class TranscriptionPipeline:
             while await frames.get() is not None:
                 pass  # drain, so the gate's frames for it are released
             return
-        reader = asyncio.create_task(self._read(stream, number))
+        reader = asyncio.create_task(self._read(stream, number, utterance))
         try:
             while (frame := await frames.get()) is not None:
                 if not reader.done():  # after a failure, keep draining until the utterance ends
@@ -157,13 +219,16 @@ class TranscriptionPipeline:
         self,
         stream: RecognizerStream,
         number: Callable[[TranscriptEvent], TranscriptPost | None],
+        utterance: _Utterance,
     ) -> None:
         try:
             async for event in stream.events():
                 if self._show is not None:
                     self._show(event)
+                if utterance is self._current and event.text.strip():
+                    self._gate.hear(event.text)
                 post = number(event)
                 if post is not None:
-                    self._publish(post)
+                    self._publish(post.model_copy(update=utterance.times()))
         except Exception:
             log.exception("recognizer stream failed while reading results")

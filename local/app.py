@@ -20,6 +20,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from voicebot.contract import routes
+from voicebot.contract.endpointing import EndOfTurnConfig
 from voicebot.contract.interruptions import InterruptionConfig
 from voicebot.contract.settings import SpeechSettings, TurnTakingSettings
 from voicebot.contract.wire import PageConfig
@@ -172,6 +173,7 @@ class ApiTwin:
         host = request.headers.get("host")
         if host:  # the page reaches the sockets the way it reached the page (localhost vs IP)
             base = f"ws://{host}"
+        turn_taking = TurnTakingSettings.from_env(turn_taking_environment(self._options))
         config = PageConfig(
             wsUrl=f"{base}/ws",
             micUrl=f"{base}/mic" if self._mic is not None else None,
@@ -179,9 +181,8 @@ class ApiTwin:
             voice=self._options.voice or SpeechSettings.model_fields["tts_voice"].default,
             accessCodeRequired=False,
             engines=self._engines,
-            interruption=InterruptionConfig.from_settings(
-                TurnTakingSettings.from_env(turn_taking_environment(self._options))
-            ),
+            interruption=InterruptionConfig.from_settings(turn_taking),
+            endOfTurn=EndOfTurnConfig(enabled=turn_taking.adaptive_end_of_turn),
         )
         # micUrl stays in the document as null when the stack has no microphone.
         return JSONResponse(config.model_dump(), headers={"Cache-Control": "no-store"})

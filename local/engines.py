@@ -178,7 +178,10 @@ def chat_environment(options: StackOptions, llm_url: str | None) -> dict[str, st
 
 def turn_taking_environment(options: StackOptions) -> dict[str, str]:
     """The turn-taking settings this stack chose (the handlers' and the page's config.json)."""
-    return TurnTakingSettings.environment(interruption_policy=options.interruption_policy)
+    return TurnTakingSettings.environment(
+        interruption_policy=options.interruption_policy,
+        adaptive_end_of_turn=options.adaptive_end_of_turn,
+    )
 
 
 def handler_environment(options: StackOptions, endpoints: Endpoints) -> dict[str, str]:

@@ -55,6 +55,8 @@ class StackOptions:
     riva: RivaServerOptions
     preemptive_answers: bool = True
     interruption_policy: bool = True
+    # The page microphone's pause follows the words heard (contract/endpointing.py).
+    adaptive_end_of_turn: bool = True
 
     @property
     def base_url(self) -> str:
@@ -152,6 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--web-dir", type=Path, default=repo / "web", help="static files served at /"
     )
     parser.add_argument("--language", default="ko-KR", help="language of speech and recognition")
+    parser.add_argument(
+        "--no-adaptive-end-of-turn",
+        dest="adaptive_end_of_turn",
+        action="store_false",
+        help="the page's microphone always waits the same pause, whatever the words heard",
+    )
     parser.add_argument(
         "--log-level",
         default="WARNING",
@@ -278,4 +286,5 @@ def parse_options(argv: list[str] | None = None) -> StackOptions:
             tts_language=tts_language,
         ),
         interruption_policy=args.interruption_policy,
+        adaptive_end_of_turn=args.adaptive_end_of_turn,
     )

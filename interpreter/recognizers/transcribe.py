@@ -13,7 +13,7 @@ from pathlib import Path
 from amazon_transcribe.auth import CredentialResolver
 from amazon_transcribe.client import TranscribeStreamingClient
 from amazon_transcribe.endpoints import StaticEndpointResolver
-from amazon_transcribe.model import StartStreamTranscriptionEventStream, TranscriptEvent
+from amazon_transcribe.model import Item, StartStreamTranscriptionEventStream, TranscriptEvent
 from awscrt import io
 
 from ..events import SAMPLE_RATE, AudioFrame, FinalTranscript, PartialTranscript
@@ -102,6 +102,25 @@ class TranscribeStream:
                 text = result.alternatives[0].transcript or ""
                 segment = str(result.result_id)
                 if result.is_partial:
-                    yield PartialTranscript(text, segment)
+                    stable = _stable_chars(text, result.alternatives[0].items)
+                    yield PartialTranscript(text, segment, stable)
                 else:
                     yield FinalTranscript(text, segment)
+
+
+def _stable_chars(transcript: str, items: list[Item] | None) -> int | None:
+    """How many leading characters of ``transcript`` its leading ``Stable`` items cover.
+
+    Stabilization marks each item (word or punctuation mark); an item's stability is only
+    meaningful while every item before it is stable too. None without items or flags.
+    """
+    if not items or any(item.stable is None for item in items):
+        return None
+    cursor = covered = 0
+    for item in items:
+        content = item.content or ""
+        at = transcript.find(content, cursor)
+        if at < 0 or not item.stable:
+            break
+        cursor = covered = at + len(content)
+    return covered

@@ -4,7 +4,8 @@ It accepts ``POST /stream-transcription``, decodes the signed ``AudioEvent`` mes
 each ``:chunk-signature`` against the SigV4 chain seeded by the request's ``Authorization``
 signature, and answers ``TranscriptEvent`` messages: a growing partial every
 ``partial_every_bytes`` of audio and a final when the client ends its stream. Each stream
-transcribes the next text of ``texts``.
+transcribes the next text of ``texts``. With ``stable_items``, each result lists its words as
+``Items``, every word of a partial but the last marked ``Stable`` (partial-results stabilization).
 """
 
 from __future__ import annotations
@@ -97,10 +98,25 @@ class _Stream:
             "EndTime": seconds,
             "IsPartial": partial,
             "ChannelId": "ch_0",
-            "Alternatives": [{"Transcript": text, "Items": []}],
+            "Alternatives": [{"Transcript": text, "Items": self._items(text, partial)}],
         }
         self.record.results_sent.append(result)
         return _transcript_event([result])
+
+    def _items(self, text: str, partial: bool) -> list[dict[str, object]]:
+        if not self.server.stable_items:
+            return []
+        words = text.split()
+        return [
+            {
+                "Content": word,
+                "Type": "pronunciation",
+                "StartTime": 0.0,
+                "EndTime": 0.0,
+                "Stable": not partial or index < len(words) - 1,
+            }
+            for index, word in enumerate(words)
+        ]
 
 
 def _transcript_event(results: list[dict[str, object]]) -> bytes:
@@ -126,7 +142,9 @@ class FakeTranscribe:
         region: str = "us-east-1",
         secret_key: str = "test-secret-key",
         partial_every_bytes: int = 9600,
+        stable_items: bool = False,
     ) -> None:
+        self.stable_items = stable_items
         self.cert_path, self.key_path = make_self_signed_cert(cert_dir, "transcribe")
         self.texts = texts
         self.region = region

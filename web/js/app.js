@@ -6,7 +6,7 @@
 import { Connection } from "./connection.js";
 import { initialLanguage, otherLanguage, setLanguage, t } from "./i18n.js";
 import { InterruptionPolicy } from "./interruption.js";
-import { Microphone } from "./mic.js";
+import { Microphone, hearTranscript } from "./mic.js";
 import { SentencePlayer } from "./player.js";
 import { Session } from "./session.js";
 import { ConversationView } from "./view.js";
@@ -156,6 +156,7 @@ const handlers = {
     lastTranscriptId = event.id;
     const shown = utterances.get(event.utteranceId);
     if (shown !== undefined && (shown.final || event.seq <= shown.seq)) return;
+    hearTranscript(event); // the microphone's pause follows the words heard (its own mic- ones)
     utterances.set(event.utteranceId, { seq: event.seq, final: event.final });
     view.showTranscript(event);
     if (!event.final) interruptions.partial(event);

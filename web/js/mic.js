@@ -3,12 +3,53 @@
 //
 // A simple energy detector gates what is sent: audio goes out from just before speech starts
 // until a pause, then `{"type":"end"}` closes the utterance so the recognizer gives its final.
+//
+// How long that pause must be depends on the words heard so far (config.json `endOfTurn`, the
+// rule of lambdas/voicebot/contract/endpointing.py): shorter after a sentence-final ending
+// (…요, …니다, …까, "?"), longer after a connective (…는데, …고, …서, "and", "um"). The page's own
+// partials arrive as `transcript` events on /ws, not on /mic: whoever receives them hands them to
+// `hearTranscript(event)` below.
 
 const PREROLL_CHUNKS = 3; // 300 ms kept from before the speech so its first syllable is not cut
 const END_SILENCE_MS = 800; // a pause this long ends the utterance
 const MAX_UTTERANCE_MS = 20_000; // steady noise must not hold an utterance open forever
 const CHUNK_MS = 100;
 const MIN_SPEECH_RMS = 0.015;
+// The page's microphone's utterances: the local stack's /mic publishes them under this prefix.
+const MIC_UTTERANCE_PREFIX = "mic-";
+
+const live = new Set();
+
+/**
+ * Feeds a `transcript` event from /ws to every listening microphone (others' are ignored).
+ * @param {{utteranceId: string, text: string, final: boolean, lang?: string}} event
+ */
+export function hearTranscript(event) {
+  if (!event?.utteranceId?.startsWith(MIC_UTTERANCE_PREFIX)) return;
+  for (const microphone of live) microphone.hear(event);
+}
+
+/**
+ * The end-of-turn rule (contract/endpointing.py EndOfTurnRule.hangover_ms), from config.json.
+ * @param {object | null | undefined} config `endOfTurn`
+ * @param {string | null | undefined} language BCP 47
+ * @param {string} text the latest partial of the utterance
+ * @param {number} baseMs the fixed pause otherwise
+ * @param {boolean} fresh the text was updated after the last voiced audio
+ * @returns {number} ms of silence that end the utterance
+ */
+export function hangoverMs(config, language, text, baseMs, fresh = true) {
+  if (!config?.enabled) return baseMs;
+  const rules = config.patterns?.[(language || "").split("-")[0].toLowerCase()];
+  const words = (text || "").split(/\s+/).filter(Boolean).join(" ").toLowerCase();
+  let wait = baseMs;
+  if (rules && words) {
+    if (new RegExp(rules.incomplete).test(words)) wait = Math.max(baseMs, config.incompleteMs);
+    else if (fresh && new RegExp(rules.complete).test(words))
+      wait = Math.min(baseMs, config.completeMs);
+  }
+  return Math.max(config.minMs, Math.min(config.maxMs, wait));
+}
 
 export class Microphone {
   /**
@@ -18,11 +59,36 @@ export class Microphone {
    * @param {(state: string) => void} options.onState "off" | "starting" | "loading" (the
    *   recognizer model) | "listening" | "speech".
    * @param {(error: Error) => void} options.onError
+   * @param {object | null} [options.endOfTurn] config.json `endOfTurn`; when not given, it is
+   *   read from config.json at start (null: the fixed pause).
+   * @param {string} [options.language] for the rule when a transcript carries no `lang`.
    */
-  constructor({ url, token, onState, onError }) {
-    Object.assign(this, { url, tokenFor: token, onState, onError });
+  constructor({ url, token, onState, onError, endOfTurn, language }) {
+    Object.assign(this, { url, tokenFor: token, onState, onError, endOfTurn, language });
     this.parts = null;
     this.loading = false;
+    this.resetHeard();
+  }
+
+  /** A partial or final of this microphone's speech (see `hearTranscript`). */
+  hear({ utteranceId, text, lang }) {
+    if (this.closedIds.has(utteranceId)) return;
+    this.heardIds.add(utteranceId);
+    Object.assign(this, { heardText: text, heardLang: lang, heardAt: performance.now() });
+  }
+
+  resetHeard() {
+    // Transcripts of an utterance already ended must not steer the next one.
+    this.closedIds = new Set([...(this.closedIds ?? []), ...(this.heardIds ?? [])]);
+    if (this.closedIds.size > 64) this.closedIds = new Set([...this.closedIds].slice(-32));
+    Object.assign(this, { heardIds: new Set(), heardText: "", heardLang: null, heardAt: 0 });
+    this.loudAt = 0;
+  }
+
+  endSilenceMs() {
+    const fresh = this.heardAt > this.loudAt;
+    const language = this.heardLang || this.language;
+    return hangoverMs(this.endOfTurn, language, this.heardText, END_SILENCE_MS, fresh);
   }
 
   get active() {
@@ -35,6 +101,11 @@ export class Microphone {
     const parts = { socket: null, stream: null, context: null };
     this.parts = parts;
     try {
+      if (this.endOfTurn === undefined) {
+        const config = await readConfig();
+        this.endOfTurn = config.endOfTurn ?? null;
+        this.language ??= config.language;
+      }
       parts.socket = await this.#openSocket();
       parts.stream = await navigator.mediaDevices.getUserMedia({
         audio: {
@@ -53,6 +124,7 @@ export class Microphone {
       Object.assign(this, { preroll: [], inSpeech: false, silentMs: 0, speechMs: 0 });
       this.noise = MIN_SPEECH_RMS / 3;
       source.connect(capture);
+      live.add(this);
       this.onState(this.loading ? "loading" : "listening");
     } catch (error) {
       this.stop();
@@ -64,6 +136,7 @@ export class Microphone {
     const parts = this.parts;
     if (!parts) return;
     this.parts = null;
+    live.delete(this);
     if (this.inSpeech) this.#send(parts.socket, JSON.stringify({ type: "end" }));
     parts.stream?.getTracks().forEach((track) => track.stop());
     parts.context?.close().catch(() => {});
@@ -120,6 +193,8 @@ export class Microphone {
       if (this.preroll.length > PREROLL_CHUNKS) this.preroll.shift();
       if (!loud) return;
       this.inSpeech = true;
+      this.resetHeard();
+      this.loudAt = performance.now();
       this.silentMs = 0;
       this.speechMs = 0;
       this.onState("speech");
@@ -129,10 +204,20 @@ export class Microphone {
     this.#send(socket, pcm);
     this.speechMs += CHUNK_MS;
     this.silentMs = loud ? 0 : this.silentMs + CHUNK_MS;
-    if (this.silentMs >= END_SILENCE_MS || this.speechMs >= MAX_UTTERANCE_MS) {
+    if (loud) this.loudAt = performance.now();
+    if (this.silentMs >= this.endSilenceMs() || this.speechMs >= MAX_UTTERANCE_MS) {
       this.#send(socket, JSON.stringify({ type: "end" }));
       this.inSpeech = false;
       this.onState("listening");
     }
+  }
+}
+
+async function readConfig() {
+  try {
+    const response = await fetch("config.json", { cache: "no-store" });
+    return response.ok ? await response.json() : {};
+  } catch {
+    return {};
   }
 }

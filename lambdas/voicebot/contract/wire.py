@@ -12,6 +12,7 @@ from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from .endpointing import EndOfTurnConfig
 from .interruptions import InterruptionConfig
 
 MAX_SAFE_INTEGER = 9_007_199_254_740_991
@@ -260,6 +261,8 @@ class PageConfig(BaseModel):
     engines: dict[str, str] | None = None
     # The page's interruption policy (contract/interruptions.py); absent: any partial interrupts.
     interruption: InterruptionConfig | None = None
+    # The end-of-turn rule for the page's microphone (contract/endpointing.py); absent: fixed.
+    endOfTurn: EndOfTurnConfig | None = None
 
     def body(self) -> dict[str, Any]:
         """The JSON document (fields the deployment does not have are left out)."""
