@@ -319,24 +319,6 @@ class _Following:
         return word[:1].isupper() and word.lower().replace("’", "'") in _SENTENCE_STARTERS
 
 
-def ends_with_sentence_final(text: str) -> bool:
-    """Whether ``text`` reads as a finished sentence: terminal punctuation, or a Korean polite or
-    formal final ending (…요, …니다, …습니까, …죠) that is not a noun such as 필요 or 중요.
-
-    The same knowledge of endings the segmenter cuts with, for callers that see a whole text
-    (a partial transcript) rather than a stream.
-    """
-    stripped = text.rstrip().rstrip(_CLOSERS + "~～" + _MARKUP).rstrip()
-    if not stripped:
-        return False
-    if stripped[-1] in _TERMINALS:
-        return True
-    if not _KOREAN_FINAL.search(stripped):
-        return False
-    word = stripped.split()[-1].lstrip(_OPENERS)
-    return not any(word == p + noun for noun in _YO_NOUNS for p in _YO_NOUN_PREFIXES)
-
-
 def _closes(ch: str) -> bool:
     """Characters that stay with the punctuation before them: closers, markup, glued emoji."""
     return ch in _TERMINALS or ch in _CLOSERS or ch in _MARKUP or is_emoji(ch)

@@ -172,7 +172,7 @@ def test_the_deployment_and_the_local_stack_switch_the_rule_by_one_setting() -> 
     from local.options import parse_options
 
     on = page_config("wss://x/ws", "ko-KR", "Seoyeon", False)
-    off = page_config("wss://x/ws", "ko-KR", "Seoyeon", False, adaptive_end_of_turn=False)
+    off = page_config("wss://x/ws", "ko-KR", "Seoyeon", False, {"adaptive_end_of_turn": False})
     assert on["endOfTurn"]["enabled"] is True and off["endOfTurn"]["enabled"] is False
     assert parse_options([]).adaptive_end_of_turn is True
     assert parse_options(["--no-adaptive-end-of-turn"]).adaptive_end_of_turn is False

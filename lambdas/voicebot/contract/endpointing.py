@@ -47,6 +47,8 @@ _KO_INCOMPLETE = (
     + _KO_FORMAL_SYLLABLES
     + "])니까|거나|도록|다가|든지|든가|는|을|를|에|의|한테|"
     "에게|부터|처럼|라서|려면|"
+    # Nouns that end in 요 ("예약할 필요 [없어요]"): not the polite ending.
+    "(?:^|\\s)(?:필요|중요|주요|개요|수요|소요)|"
     "(?:^|\\s)(?:음+|어+|그|저|뭐|막|이제|그냥|아니|그러니까|그래서|그리고|그런데|근데|그러면))$"
 )
 _EN_COMPLETE = "(?:[.?!]|(?:^|\\s)(?:please|thanks|thank you|bye|goodbye))$"

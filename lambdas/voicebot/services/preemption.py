@@ -23,10 +23,10 @@ import secrets
 import unicodedata
 from dataclasses import dataclass
 
+from ..contract.endpointing import EndOfTurnRule
 from ..contract.interruptions import is_backchannel
 from ..contract.wire import TranscriptPost
 from ..ports import HeldAnswer, HeldAnswers, TurnStarter
-from ..segmenter import ends_with_sentence_final
 
 logger = logging.getLogger(__name__)
 
@@ -59,8 +59,11 @@ class PreemptionRule:
             settled = len(text.rsplit(maxsplit=1)[0]) if " " in text else 0
             if post.stableChars < settled:
                 return False
-        # The sentence reads as finished, or the device already heard the speech end.
-        return ends_with_sentence_final(text) or post.speechEndedAt is not None
+        # The sentence reads as finished (the end-of-turn rule's "likely complete", the one the
+        # device's and the page's voice detectors wait less after), or the device already heard
+        # the speech end.
+        complete = EndOfTurnRule(language=post.lang or "ko").classify(text) == "complete"
+        return complete or post.speechEndedAt is not None
 
 
 class PreemptiveAnswers:
