@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from voicebot.contract.endpointing import EndOfTurnConfig
 from voicebot.contract.interruptions import InterruptionConfig
 from voicebot.contract.settings import TurnTakingSettings
 
@@ -131,12 +132,15 @@ def test_config_json_tells_the_page_where_the_apis_are(synth: Synth) -> None:
         "voice",
         "accessCodeRequired",
         "interruption",
+        "endOfTurn",
     }
     # The page's interruption policy, from the deployment's turn-taking settings (default on).
     assert (
         config["interruption"]
         == InterruptionConfig.from_settings(TurnTakingSettings()).model_dump()
     )
+    # The page microphone's end-of-turn rule, likewise (contract/endpointing.py).
+    assert config["endOfTurn"] == EndOfTurnConfig().model_dump()
     assert config["apiBase"] == ""
     assert re.fullmatch(
         rf"wss://<{websocket_api}>\.execute-api\.us-east-1\..+/prod", config["wsUrl"]
