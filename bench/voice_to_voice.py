@@ -309,10 +309,17 @@ def goals(summaries: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
                 "met": share <= 0.10,
             }
         )
-    for name in ("preemptive/transcribe/ft200", "preemptive/fast/ft400"):
+    # "p50 ≤ 800 ms with a 200 ms first token and a fast-finalizing recognizer": each alone has
+    # a floor above 800 ms (see the floor column), so the goal is read as both together.
+    for name in ("preemptive/transcribe/ft200", "preemptive/fast/ft400", "preemptive/fast/ft200"):
         if name in summaries:
+            floor = summaries[name]["floor"]["completePartial"]["p50"]
             out.append(
-                {"goal": f"{name} p50 ≤ 800 ms", "value": p50(name), "met": p50(name) <= 800}
+                {
+                    "goal": f"{name} p50 ≤ 800 ms (its floor {floor:.0f})",
+                    "value": p50(name),
+                    "met": p50(name) <= 800,
+                }
             )
     return out
 
@@ -547,6 +554,15 @@ def print_vosk(results: list[dict[str, Any]]) -> None:
 # ---- (5) Pipecat --------------------------------------------------------------------------------
 
 
+def _pipecat_python() -> Path | None:
+    """This Python if it has pipecat-ai, else the benchmark's own venv for it, if there."""
+    import importlib.util
+
+    if importlib.util.find_spec("pipecat") is not None:
+        return Path(sys.executable)
+    return PIPECAT_PYTHON if PIPECAT_PYTHON.exists() else None
+
+
 def run_pipecat(python: Path, providers: Providers, repeats: int) -> dict[str, Any]:
     request = {
         "providers": {
@@ -623,6 +639,8 @@ def configs_for(args: argparse.Namespace) -> list[Config]:
             out.append(Config(strategy, "transcribe", args.first_token_ms_alt))
         if args.fast:
             out.append(Config(strategy, "fast", args.first_token_ms))
+            if args.first_token_ms_alt:
+                out.append(Config(strategy, "fast", args.first_token_ms_alt))
     return out
 
 
@@ -661,11 +679,12 @@ async def run(args: argparse.Namespace) -> int:
                 vosk.append(await run_vosk(stack, strategy, VOSK_UTTERANCES[: args.vosk]))
     pipecat = None
     if args.pipecat:
-        if args.pipecat_python.exists():
-            print("ours and Pipecat's text aggregation …", flush=True)
-            pipecat = run_pipecat(args.pipecat_python, base, args.pipecat_repeats)
+        python = args.pipecat_python or _pipecat_python()
+        if python is not None:
+            print(f"ours and Pipecat's text aggregation ({python}) …", flush=True)
+            pipecat = run_pipecat(python, base, args.pipecat_repeats)
         else:
-            print(f"no {args.pipecat_python}: Pipecat side skipped (see docs/BENCHMARKS.md)")
+            print("no Python with pipecat-ai: Pipecat side skipped (requirements/bench.txt)")
     print()
     if summaries:
         print_scripted(summaries, stacks)
@@ -753,8 +772,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--pipecat-python",
         type=Path,
-        default=PIPECAT_PYTHON,
-        help="a Python with pipecat-ai (requirements/bench.txt)",
+        default=None,
+        help="a Python with pipecat-ai (default: this one if it has it, else "
+        f"{PIPECAT_PYTHON}; see requirements/bench.txt)",
     )
     parser.add_argument("--pipecat-repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=12)
