@@ -18,7 +18,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,12 +55,14 @@ def local_stack(
     keep_log: Path | None = None,
     start_timeout: float = 90.0,
     connections: str = "in-process",
+    args: Sequence[str] = (),
 ) -> Iterator[RunningStack]:
     """Run ``python -m local`` with ``env`` added to the environment; yield once it is healthy.
 
     ``connections`` is the stack's ``--connections``: ``in-process`` (its default) hands the
     handlers' posts straight to the page; ``http`` takes the AWS path (boto3 → the twin's
-    ``@connections`` endpoint).
+    ``@connections`` endpoint). ``args`` are more options for ``python -m local`` (a benchmark's
+    switch of a behaviour, e.g. ``--no-preemptive-answers``).
 
     The stack's own log (warnings, handler tracebacks) is copied to ``keep_log`` when it stops.
     """
@@ -78,6 +80,7 @@ def local_stack(
             "--asr", "none",
             "--log-level", "WARNING",
             "--connections", connections,
+            *args,
         ]  # fmt: skip
         with log_path.open("wb") as log:
             proc = subprocess.Popen(

@@ -1,0 +1,173 @@
+"""A simulated page that takes spoken turns the way ``web/js/app.js`` does, and a device that posts.
+
+The page reads ``transcript`` events on ``/ws``: a stale or repeated ``seq`` of an utterance, or
+anything after its final, is ignored (``handlers.transcript``); on a final it sends ``chat`` at
+once with ``turnId`` = ``v-`` + the event id (``[^A-Za-z0-9_-]`` → ``_``, ``startTurn``). Its first
+audio of a turn is the first ``audio`` event of that turn received after its ``chat`` — the
+moment the real page schedules it (``player.add``; ``SimulatedPage`` in ``bench/_turns.py``
+records the same event). ``audio`` for a turn the page never asked for, or that arrives before
+the page asked, is what the real page would drop (``event.turnId !== current?.id``): such events
+are counted, never taken as the turn's first audio. The page plays nothing and never barges in:
+each utterance starts after the previous answer's ``done``.
+
+Every time is epoch ms on this machine, the clock of the server's ledger; a turn's figures are
+kept relative to its end of speech.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from websockets.asyncio.client import ClientConnection
+
+from ._client import Session
+
+
+def now_ms() -> float:
+    return time.time() * 1000
+
+
+@dataclass
+class VoiceTurn:
+    config: str
+    index: int
+    text: str
+    utterance_id: str
+    eos: float = 0.0  # epoch ms of the end of speech
+    turn_id: str | None = None
+    final_text: str | None = None
+    marks: dict[str, float] = field(default_factory=dict)  # ms after the end of speech
+    device: dict[str, float] = field(default_factory=dict)  # the recognizer's own times
+    ledger: dict[str, float] = field(default_factory=dict)  # server ledger, after EoS
+    transcripts: list[tuple[float, int, bool, str]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def mark(self, name: str, at: float) -> None:
+        self.marks.setdefault(name, at - self.eos)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "config": self.config,
+            "index": self.index,
+            "text": self.text,
+            "finalText": self.final_text,
+            "turnId": self.turn_id,
+            "eos": self.eos,
+            "device": self.device,
+            "marks": self.marks,
+            "ledger": self.ledger,
+            "transcriptsAtPage": [
+                {"t": t, "seq": s, "final": f, "text": x} for t, s, f, x in self.transcripts
+            ],
+            "errors": self.errors,
+        }
+
+
+class VoicePage:
+    """One open page of a user; ``run`` reads its WebSocket until it is closed."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self._ws = ws
+        self._shown: dict[str, tuple[int, bool]] = {}  # utteranceId → (seq, final)
+        self.by_utterance: dict[str, VoiceTurn] = {}
+        self.by_turn: dict[str, VoiceTurn] = {}
+        self.asked: dict[str, float] = {}  # turnId → epoch ms of its chat
+        self.unasked_audio: list[dict[str, Any]] = []  # audio the real page would drop
+        self.unexpected_finals: list[str] = []  # finals of utterances no turn expects (Vosk)
+        # callable(utteranceId, final, at) → VoiceTurn | None: binds an utterance the page did not
+        # expect (the interpreter's own ids) to a turn.
+        self.on_unknown_utterance: Any = None
+
+    async def run(self) -> None:
+        with contextlib.suppress(asyncio.CancelledError):
+            async for raw in self._ws:
+                at = now_ms()
+                event = json.loads(raw)
+                await self._handle(event, at)
+
+    async def _handle(self, event: dict[str, Any], at: float) -> None:
+        kind = event.get("type")
+        if kind == "transcript":
+            await self._transcript(event, at)
+            return
+        turn_id = event.get("turnId")
+        turn = self.by_turn.get(turn_id) if turn_id else None
+        if kind == "audio":
+            if turn_id not in self.asked:
+                self.unasked_audio.append(
+                    {"turnId": turn_id, "index": event.get("index"), "at": at, "when": "unasked"}
+                )
+            elif turn is not None:
+                turn.mark("firstAudio", at)
+        elif turn is None:
+            if kind == "error":
+                print(f"  page: error {event.get('code')} {event.get('message')}")
+            return
+        elif kind == "delta":
+            turn.mark("firstDelta", at)
+        elif kind == "sentence":
+            turn.mark("firstSentence", at)
+        elif kind == "error":
+            turn.errors.append(str(event.get("code")))
+            if event.get("code") != "duplicate_turn":
+                turn.mark("done", at)
+                turn.done.set()
+        elif kind == "done":
+            turn.mark("done", at)
+            turn.ledger = {k: float(v) - turn.eos for k, v in (event.get("ledger") or {}).items()}
+            turn.marks["doneInterrupted"] = float(bool(event.get("interrupted")))
+            turn.done.set()
+
+    async def _transcript(self, event: dict[str, Any], at: float) -> None:
+        utterance, seq, final = event["utteranceId"], int(event["seq"]), bool(event["final"])
+        shown = self._shown.get(utterance)
+        if shown is not None and (shown[1] or seq <= shown[0]):
+            return  # app.js: stale, repeated or after the final
+        self._shown[utterance] = (seq, final)
+        turn = self.by_utterance.get(utterance)
+        if turn is None and self.on_unknown_utterance is not None:
+            turn = self.on_unknown_utterance(utterance, final, at)
+            if turn is not None:
+                self.by_utterance[utterance] = turn
+        if turn is not None:
+            turn.transcripts.append((at - turn.eos, seq, final, event["text"]))
+            if not final:
+                turn.marks["lastPartialAtPage"] = at - turn.eos
+        if not final:
+            return
+        turn_id = "v-" + re.sub(r"[^A-Za-z0-9_-]", "_", str(event["id"]))
+        sent = now_ms()
+        self.asked[turn_id] = sent
+        chat = {"action": "chat", "turnId": turn_id, "text": event["text"]}
+        await self._ws.send(json.dumps(chat))
+        if turn is None:
+            self.unexpected_finals.append(event["text"])
+            return
+        turn.turn_id, turn.final_text = turn_id, event["text"]
+        self.by_turn[turn_id] = turn
+        turn.mark("finalAtPage", at)
+        turn.mark("chatSent", sent)
+
+
+class Device:
+    """Posts transcripts as a device's interpreter does: in order, with its device token."""
+
+    def __init__(self, http: httpx.AsyncClient, session: Session) -> None:
+        self._http = http
+        self._headers = {"Authorization": f"Bearer {session.device_token}"}
+
+    async def post(self, body: dict[str, Any]) -> float:
+        """POST one transcript; returns how long the API took to answer (ms)."""
+        began = now_ms()
+        response = await self._http.post("/api/transcripts", json=body, headers=self._headers)
+        if response.status_code not in (202, 409):
+            raise RuntimeError(f"transcript post: {response.status_code} {response.text[:200]}")
+        return now_ms() - began
