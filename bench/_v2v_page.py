@@ -2,7 +2,9 @@
 
 The page reads ``transcript`` events on ``/ws``: a stale or repeated ``seq`` of an utterance, or
 anything after its final, is ignored (``handlers.transcript``); on a final it sends ``chat`` at
-once with ``turnId`` = ``v-`` + the event id (``[^A-Za-z0-9_-]`` → ``_``, ``startTurn``). Its first
+once with ``turnId`` = ``v-`` + the event id (``[^A-Za-z0-9_-]`` → ``_``, ``startTurn``), and so
+it does on a *settled* partial — every character stable and, by the end-of-turn rule, a finished
+sentence (``settled``) — after which transcripts with the same words are ignored. Its first
 audio of a turn is the first ``audio`` event of that turn received after its ``chat`` — the
 moment the real page schedules it (``player.add``; ``SimulatedPage`` in ``bench/_turns.py``
 records the same event). ``audio`` for a turn the page never asked for, or that arrives before
@@ -26,6 +28,8 @@ from typing import Any
 
 import httpx
 from websockets.asyncio.client import ClientConnection
+
+from voicebot.contract.endpointing import EndOfTurnRule
 
 from ._client import Session
 
@@ -77,6 +81,7 @@ class VoicePage:
     def __init__(self, ws: ClientConnection) -> None:
         self._ws = ws
         self._shown: dict[str, tuple[int, bool]] = {}  # utteranceId → (seq, final)
+        self._asked_words: dict[str, str] = {}  # utteranceId → text asked on a settled partial
         self.by_utterance: dict[str, VoiceTurn] = {}
         self.by_turn: dict[str, VoiceTurn] = {}
         self.asked: dict[str, float] = {}  # turnId → epoch ms of its chat
@@ -141,8 +146,13 @@ class VoicePage:
             turn.transcripts.append((at - turn.eos, seq, final, event["text"]))
             if not final:
                 turn.marks["lastPartialAtPage"] = at - turn.eos
-        if not final:
+        asked = self._asked_words.get(utterance)
+        if asked is not None:
+            return  # app.js: asked already; the same words change nothing (no barge-in here)
+        if not final and not _settled(event):
             return
+        if not final:
+            self._asked_words[utterance] = event["text"]
         turn_id = "v-" + re.sub(r"[^A-Za-z0-9_-]", "_", str(event["id"]))
         sent = now_ms()
         self.asked[turn_id] = sent
@@ -155,6 +165,15 @@ class VoicePage:
         self.by_turn[turn_id] = turn
         turn.mark("finalAtPage", at)
         turn.mark("chatSent", sent)
+
+
+def _settled(event: dict[str, Any]) -> bool:
+    """app.js ``settled``: every character stable, and a finished sentence by the rule."""
+    stable, text = event.get("stableChars"), str(event["text"])
+    if not isinstance(stable, int) or stable < len(text.strip()):
+        return False
+    rule = EndOfTurnRule(language=str(event.get("lang") or "ko"))
+    return rule.classify(text) == "complete"
 
 
 class Device:

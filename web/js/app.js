@@ -6,7 +6,7 @@
 import { Connection } from "./connection.js";
 import { initialLanguage, otherLanguage, setLanguage, t } from "./i18n.js";
 import { InterruptionPolicy } from "./interruption.js";
-import { Microphone, hearTranscript } from "./mic.js";
+import { Microphone, hearTranscript, readsComplete } from "./mic.js";
 import { SentencePlayer } from "./player.js";
 import { Session } from "./session.js";
 import { ConversationView } from "./view.js";
@@ -151,17 +151,47 @@ function updateSpeaking() {
 
 // --- server events ------------------------------------------------------------------------
 
+// The words of a transcript, as the server compares them (case, spacing, punctuation aside).
+const words = (text) => text.normalize("NFC").toLowerCase().replace(/[^\p{L}\p{N}]+/gu, "");
+
+/**
+ * A partial the recognizer will not change (every character stable) that reads as a finished
+ * question: the turn is confirmed without waiting about a second for the final. The server may
+ * already hold the answer to exactly these words (docs/PROTOCOL.md, Preemptive answers).
+ */
+function settled(event) {
+  const eot = pageConfig?.endOfTurn;
+  return (
+    !event.final &&
+    typeof event.stableChars === "number" &&
+    event.stableChars >= event.text.trim().length &&
+    readsComplete(eot, event.lang || pageConfig?.language, event.text)
+  );
+}
+
 const handlers = {
   transcript(event) {
     lastTranscriptId = event.id;
     const shown = utterances.get(event.utteranceId);
     if (shown !== undefined && (shown.final || event.seq <= shown.seq)) return;
     hearTranscript(event); // the microphone's pause follows the words heard (its own mic- ones)
-    utterances.set(event.utteranceId, { seq: event.seq, final: event.final });
+    const asked = shown?.asked; // the words already asked on a settled partial
+    utterances.set(event.utteranceId, { seq: event.seq, final: event.final, asked });
     view.showTranscript(event);
-    if (!event.final) interruptions.partial(event);
-    else if (interruptions.final(event)) startTurn(event.text, event.id);
-    else markBackchannel(event.utteranceId);
+    if (asked !== undefined) {
+      if (words(event.text) === words(asked)) return; // the final of what was asked: nothing new
+      if (!event.final) interruptions.partial(event); // they say more: as any other speech
+      else if (interruptions.final(event)) startTurn(event.text, event.id);
+      return;
+    }
+    // While the bot answers, the interruption policy judges speech; a new question settles early.
+    const confirmed = event.final || (!answering() && settled(event));
+    if (!confirmed) interruptions.partial(event);
+    else if (interruptions.final(event)) {
+      startTurn(event.text, event.id);
+      if (!event.final) utterances.get(event.utteranceId).asked = event.text;
+    } else if (event.final) markBackchannel(event.utteranceId);
+    else interruptions.partial(event);
   },
   delta(event) {
     const turn = turns.get(event.turnId);
@@ -335,6 +365,8 @@ function bindDevicePanel(config) {
   });
 }
 
+let pageConfig = null; // config.json, once loaded
+
 async function loadConfig() {
   const response = await fetch("config.json", { cache: "no-store" });
   if (!response.ok) throw new Error(response.statusText);
@@ -344,7 +376,7 @@ async function loadConfig() {
 async function main() {
   let config;
   try {
-    config = await loadConfig();
+    config = pageConfig = await loadConfig();
   } catch {
     setLanguage(initialLanguage());
     onConnectionState("offline");

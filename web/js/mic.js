@@ -38,6 +38,20 @@ export function hearTranscript(event) {
  * @param {boolean} fresh the text was updated after the last voiced audio
  * @returns {number} ms of silence that end the utterance
  */
+/**
+ * Whether `text` likely ends the turn (EndOfTurnRule.classify(...) == "complete").
+ * @param {object | null | undefined} config `endOfTurn`
+ * @param {string | null | undefined} language BCP 47
+ * @param {string} text
+ * @returns {boolean}
+ */
+export function readsComplete(config, language, text) {
+  const rules = config?.patterns?.[(language || "").split("-")[0].toLowerCase()];
+  const words = (text || "").split(/\s+/).filter(Boolean).join(" ").toLowerCase();
+  if (!config?.enabled || !rules || !words) return false;
+  return !new RegExp(rules.incomplete).test(words) && new RegExp(rules.complete).test(words);
+}
+
 export function hangoverMs(config, language, text, baseMs, fresh = true) {
   if (!config?.enabled) return baseMs;
   const rules = config.patterns?.[(language || "").split("-")[0].toLowerCase()];
