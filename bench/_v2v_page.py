@@ -78,8 +78,10 @@ class VoiceTurn:
 class VoicePage:
     """One open page of a user; ``run`` reads its WebSocket until it is closed."""
 
-    def __init__(self, ws: ClientConnection) -> None:
+    def __init__(self, ws: ClientConnection, config: dict[str, Any]) -> None:
         self._ws = ws
+        # config.json, as the page reads it: preemptiveAnswers lets it ask on a settled partial.
+        self._settles_early = bool(config.get("preemptiveAnswers"))
         self._shown: dict[str, tuple[int, bool]] = {}  # utteranceId → (seq, final)
         self._asked_words: dict[str, str] = {}  # utteranceId → text asked on a settled partial
         self.by_utterance: dict[str, VoiceTurn] = {}
@@ -149,7 +151,7 @@ class VoicePage:
         asked = self._asked_words.get(utterance)
         if asked is not None:
             return  # app.js: asked already; the same words change nothing (no barge-in here)
-        if not final and not _settled(event):
+        if not final and not (self._settles_early and _settled(event)):
             return
         if not final:
             self._asked_words[utterance] = event["text"]

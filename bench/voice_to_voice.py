@@ -154,7 +154,7 @@ async def run_scripted(
         device = Device(http, session)
         ws = await open_page(stack.ws_url, session.token)
         async with ws:
-            page = VoicePage(ws)
+            page = VoicePage(ws, (await http.get("/config.json")).json())
             reader = asyncio.create_task(page.run())
             run_id = f"r{int(time.time())}"
             # One warm-up turn (first use of every handler), not counted.
@@ -440,7 +440,7 @@ async def run_vosk(stack: RunningStack, strategy: str, texts: Sequence[str]) -> 
             session = await new_session(http)
             ws = await open_page(stack.ws_url, session.token)
             async with ws:
-                page = VoicePage(ws)
+                page = VoicePage(ws, (await http.get("/config.json")).json())
                 wav_start: list[float] = []
 
                 def claim(utterance: str, final: bool, at: float) -> VoiceTurn | None:

@@ -21,7 +21,7 @@ from constructs import Construct
 
 from voicebot.contract.endpointing import EndOfTurnConfig
 from voicebot.contract.interruptions import InterruptionConfig
-from voicebot.contract.settings import TurnTakingSettings
+from voicebot.contract.settings import PreemptionSettings, TurnTakingSettings
 from voicebot.contract.wire import PageConfig
 
 from .nag import acknowledge
@@ -53,6 +53,11 @@ def page_config(
         accessCodeRequired=access_code_required,
         interruption=InterruptionConfig.from_settings(turn_taking),
         endOfTurn=EndOfTurnConfig(enabled=turn_taking.adaptive_end_of_turn),
+        preemptiveAnswers=bool(
+            chosen.get(
+                "preemptive_answers", PreemptionSettings.model_fields["preemptive_answers"].default
+            )
+        ),
     ).body()
 
 

@@ -183,6 +183,7 @@ class ApiTwin:
             engines=self._engines,
             interruption=InterruptionConfig.from_settings(turn_taking),
             endOfTurn=EndOfTurnConfig(enabled=turn_taking.adaptive_end_of_turn),
+            preemptiveAnswers=self._options.preemptive_answers,
         )
         # micUrl stays in the document as null when the stack has no microphone.
         return JSONResponse(config.model_dump(), headers={"Cache-Control": "no-store"})

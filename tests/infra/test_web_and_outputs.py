@@ -133,6 +133,7 @@ def test_config_json_tells_the_page_where_the_apis_are(synth: Synth) -> None:
         "accessCodeRequired",
         "interruption",
         "endOfTurn",
+        "preemptiveAnswers",
     }
     # The page's interruption policy, from the deployment's turn-taking settings (default on).
     assert (
@@ -141,6 +142,7 @@ def test_config_json_tells_the_page_where_the_apis_are(synth: Synth) -> None:
     )
     # The page microphone's end-of-turn rule, likewise (contract/endpointing.py).
     assert config["endOfTurn"] == EndOfTurnConfig().model_dump()
+    assert config["preemptiveAnswers"] is True  # the page may ask on a settled partial
     assert config["apiBase"] == ""
     assert re.fullmatch(
         rf"wss://<{websocket_api}>\.execute-api\.us-east-1\..+/prod", config["wsUrl"]

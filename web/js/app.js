@@ -162,6 +162,7 @@ const words = (text) => text.normalize("NFC").toLowerCase().replace(/[^\p{L}\p{N
 function settled(event) {
   const eot = pageConfig?.endOfTurn;
   return (
+    Boolean(pageConfig?.preemptiveAnswers) &&
     !event.final &&
     typeof event.stableChars === "number" &&
     event.stableChars >= event.text.trim().length &&

@@ -259,6 +259,9 @@ class PageConfig(BaseModel):
     accessCodeRequired: bool
     micUrl: str | None = None
     engines: dict[str, str] | None = None
+    # The server may hold an answer to a partial (PreemptionSettings): the page then asks on a
+    # settled partial (every character stable, a finished sentence) instead of the final.
+    preemptiveAnswers: bool | None = None
     # The page's interruption policy (contract/interruptions.py); absent: any partial interrupts.
     interruption: InterruptionConfig | None = None
     # The end-of-turn rule for the page's microphone (contract/endpointing.py); absent: fixed.
