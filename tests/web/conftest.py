@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -195,3 +196,46 @@ def open_page(
         context.close()
     assert not errors, f"uncaught errors in the page: {errors}"
     assert not wire.invalid(), wire.invalid()
+
+
+class Device:
+    """Posts transcripts as the user's device would, on one connection."""
+
+    def __init__(self, stack: RunningStack, page: Any) -> None:
+        session = page.evaluate("JSON.parse(sessionStorage.getItem('voicebot.session'))")
+        self.client_token = session["token"]
+        self._auth = {"Authorization": f"Bearer {session['deviceToken']}"}
+        self._client = stack.client()
+        self._seq: dict[str, int] = {}
+
+    def say(self, utterance: str, text: str, *, final: bool = False, **extra: Any) -> float:
+        """Posts one transcript (``extra``: its optional fields); returns when (epoch ms)."""
+        seq = self._seq.get(utterance, -1) + 1
+        self._seq[utterance] = seq
+        body = {"utteranceId": utterance, "seq": seq, "text": text, "final": final, **extra}
+        posted = time.time() * 1000
+        response = self._client.post("/api/transcripts", json=body, headers=self._auth)
+        assert response.status_code == 202, response.text
+        return posted
+
+    def history(self) -> list[dict[str, Any]]:
+        auth = {"Authorization": f"Bearer {self.client_token}"}
+        response = self._client.get("/api/history", headers=auth)
+        assert response.status_code == 200, response.text
+        return list(response.json()["turns"])
+
+    def close(self) -> None:
+        self._client.close()
+
+
+@pytest.fixture
+def device(stack: RunningStack) -> Iterator[Any]:
+    devices: list[Device] = []
+
+    def make(page: Any) -> Device:
+        devices.append(Device(stack, page))
+        return devices[-1]
+
+    yield make
+    for one in devices:
+        one.close()

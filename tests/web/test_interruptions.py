@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from itertools import pairwise
 from typing import Any
 
@@ -17,7 +16,7 @@ import httpx
 import pytest
 
 from tests.local.conftest import RunningStack
-from tests.web.conftest import SENTENCES
+from tests.web.conftest import SENTENCES, Device
 from tests.web.test_page import ask, events, played
 from voicebot.contract.interruptions import ENGLISH_BACKCHANNELS, KOREAN_BACKCHANNELS
 
@@ -38,49 +37,6 @@ BACKCHANNEL_SET = [
 ]
 STOP_WITHIN_MS = 300  # acceptance 3
 RESUME_WITHIN_MS = 1000
-
-
-class Device:
-    """Posts transcripts as the user's device would, on one connection."""
-
-    def __init__(self, stack: RunningStack, page: Any) -> None:
-        session = page.evaluate("JSON.parse(sessionStorage.getItem('voicebot.session'))")
-        self.client_token = session["token"]
-        self._auth = {"Authorization": f"Bearer {session['deviceToken']}"}
-        self._client = stack.client()
-        self._seq: dict[str, int] = {}
-
-    def say(self, utterance: str, text: str, *, final: bool = False) -> float:
-        """Posts one transcript; returns when it was posted (epoch ms)."""
-        seq = self._seq.get(utterance, -1) + 1
-        self._seq[utterance] = seq
-        body = {"utteranceId": utterance, "seq": seq, "text": text, "final": final}
-        posted = time.time() * 1000
-        response = self._client.post("/api/transcripts", json=body, headers=self._auth)
-        assert response.status_code == 202, response.text
-        return posted
-
-    def history(self) -> list[dict[str, Any]]:
-        auth = {"Authorization": f"Bearer {self.client_token}"}
-        response = self._client.get("/api/history", headers=auth)
-        assert response.status_code == 200, response.text
-        return list(response.json()["turns"])
-
-    def close(self) -> None:
-        self._client.close()
-
-
-@pytest.fixture
-def device(stack: RunningStack) -> Iterator[Any]:
-    devices: list[Device] = []
-
-    def make(page: Any) -> Device:
-        devices.append(Device(stack, page))
-        return devices[-1]
-
-    yield make
-    for one in devices:
-        one.close()
 
 
 def transcript(page: Any, utterance: str, seq: int = 0) -> dict[str, Any]:
