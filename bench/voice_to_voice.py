@@ -39,6 +39,7 @@ from typing import Any
 
 import httpx
 
+from ._cli import bench_parser
 from ._client import new_session, open_page
 from ._providers import DEFAULT_ANSWER, UNPUNCTUATED_ANSWER, Floor, Providers, floor_of
 from ._stack import RunningStack, local_stack
@@ -734,11 +735,7 @@ def _label(text: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.voice_to_voice",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    parser = bench_parser("bench.voice_to_voice", __doc__)
     parser.add_argument(
         "--turns", type=int, default=20, help="utterances per configuration (0: none of part a)"
     )

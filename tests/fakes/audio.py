@@ -66,3 +66,23 @@ def duration_seconds(data: bytes) -> float:
     if info is None:
         raise ValueError("not decodable audio")
     return float(info.frames) / float(info.samplerate)
+
+
+# espeak pads each phrase with ~0.2 s of silence; sox's effect chain trims both ends.
+_TRIM_SILENCE = ["silence", "1", "0.01", "0.3%", "reverse"] * 2
+
+
+def espeak_pcm16(
+    text: str, voice: str = "ko", rate: int = 16000, *, trim: bool = False
+) -> np.ndarray:
+    """``text`` spoken by espeak-ng, as mono little-endian PCM16 samples at ``rate`` (needs
+    espeak-ng and sox); ``trim``: without espeak's leading and trailing silence."""
+    import subprocess
+
+    wav = subprocess.run(
+        ["espeak-ng", "-v", voice, "-s", "150", "--stdout", text], capture_output=True, check=True
+    ).stdout
+    to_raw = ["sox", "-t", "wav", "-", "-t", "raw", "-r", str(rate), "-c", "1", "-b", "16"]
+    to_raw += ["-e", "signed-integer", "-", *(_TRIM_SILENCE if trim else [])]
+    raw = subprocess.run(to_raw, input=wav, capture_output=True, check=True).stdout
+    return np.frombuffer(raw, dtype="<i2")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ import numpy as np
 import soundfile
 
 from interpreter.events import AudioFrame, FinalTranscript, PartialTranscript, TranscriptEvent
+from tests.fakes.audio import espeak_pcm16
 
 RATE = 16_000
 
@@ -86,34 +86,7 @@ def write_speech_wav(path: Path, parts: list[str | float]) -> None:
     chunks = []
     for part in parts:
         if isinstance(part, str):
-            wav = subprocess.run(
-                ["espeak-ng", "-v", "ko", "-s", "150", "--stdout", part],
-                capture_output=True,
-                check=True,
-            ).stdout
-            raw = subprocess.run(
-                [
-                    "sox",
-                    "-t",
-                    "wav",
-                    "-",
-                    "-t",
-                    "raw",
-                    "-r",
-                    str(RATE),
-                    "-c",
-                    "1",
-                    "-b",
-                    "16",
-                    "-e",
-                    "signed-integer",
-                    "-",
-                ],
-                input=wav,
-                capture_output=True,
-                check=True,
-            ).stdout
-            chunks.append(np.frombuffer(raw, dtype="<i2"))
+            chunks.append(espeak_pcm16(part, "ko", RATE))
         else:
             chunks.append(np.zeros(int(part * RATE), dtype="<i2"))
     soundfile.write(str(path), np.concatenate(chunks), RATE, subtype="PCM_16")

@@ -3,20 +3,18 @@ the page's JavaScript (web/js/mic.js ``hangoverMs``)."""
 
 from __future__ import annotations
 
-import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.unit.page_js import page_config, run_node
 from voicebot.contract.endpointing import (
     DEFAULT_CONFIG,
     EndOfTurnConfig,
     EndOfTurnRule,
     hangover_ms,
 )
-from voicebot.contract.wire import PageConfig
 
 REPO = Path(__file__).resolve().parents[2]
 BASE = 700
@@ -115,13 +113,7 @@ def test_disabled_restores_the_fixed_hangover() -> None:
 
 
 def test_the_page_config_carries_the_rule_and_validates_it() -> None:
-    page = PageConfig(
-        wsUrl="wss://x/ws",
-        language="ko-KR",
-        voice="Seoyeon",
-        accessCodeRequired=False,
-        endOfTurn=DEFAULT_CONFIG,
-    )
+    page = page_config(endOfTurn=DEFAULT_CONFIG)
     body = page.body()
     assert body["endOfTurn"]["completeMs"] == 300
     assert set(body["endOfTurn"]["patterns"]) == {"ko", "en"}
@@ -142,29 +134,13 @@ def test_the_page_runs_the_same_rule_from_its_config() -> None:
     cases = [(lang, text, fresh) for lang, text, _ in CASES for fresh in (True, False)]
     cases += [("ko-KR", "", True), ("fr-FR", "merci.", True), ("ko", "  갈까요  ", True)]
     config = DEFAULT_CONFIG.model_dump()
-    payload = json.dumps({"config": config, "base": BASE, "cases": cases}, ensure_ascii=False)
-    result = subprocess.run(
-        ["node", "--input-type=module", "-e", _NODE_SCRIPT, payload],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
-    in_js = json.loads(result.stdout)
+    in_js = run_node(_NODE_SCRIPT, {"config": config, "base": BASE, "cases": cases})
     in_python = [hangover_ms(text, lang, BASE, fresh=fresh) for lang, text, fresh in cases]
     assert in_js == in_python
     off = EndOfTurnConfig(enabled=False).model_dump()
-    payload = json.dumps({"config": off, "base": BASE, "cases": cases}, ensure_ascii=False)
-    result = subprocess.run(
-        ["node", "--input-type=module", "-e", _NODE_SCRIPT, payload],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
+    assert run_node(_NODE_SCRIPT, {"config": off, "base": BASE, "cases": cases}) == [BASE] * len(
+        cases
     )
-    assert json.loads(result.stdout) == [BASE] * len(cases)
 
 
 def test_the_deployment_and_the_local_stack_switch_the_rule_by_one_setting() -> None:

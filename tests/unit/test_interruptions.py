@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.unit.page_js import page_config, run_node
 from voicebot.contract.interruptions import (
     BACKCHANNELS,
     ENGLISH_BACKCHANNELS,
@@ -20,7 +20,6 @@ from voicebot.contract.interruptions import (
     normalize,
 )
 from voicebot.contract.settings import TurnTakingSettings
-from voicebot.contract.wire import PageConfig
 
 MODULE = Path(__file__).parents[2] / "web" / "js" / "interruption.js"
 
@@ -123,13 +122,7 @@ def test_the_page_gets_the_normalized_list_and_the_settings() -> None:
     assert len(set(config.backchannels)) == len(config.backchannels)
     off = InterruptionConfig.from_settings(TurnTakingSettings(interruption_policy=False))
     assert not off.enabled
-    body = PageConfig(
-        wsUrl="wss://x/ws",
-        language="ko-KR",
-        voice="Seoyeon",
-        accessCodeRequired=False,
-        interruption=config,
-    ).body()
+    body = page_config(interruption=config).body()
     assert body["interruption"]["minChars"] == TurnTakingSettings().interruption_min_chars
 
 
@@ -154,14 +147,7 @@ def test_the_page_normalizes_and_matches_exactly_like_python() -> None:
                                      contentChars(t, list), isBackchannel(t, list)]);
       process.stdout.write(JSON.stringify(out));
     """
-    result = subprocess.run(
-        ["node", "--input-type=module", "-e", script, json.dumps([texts, list(BACKCHANNELS)])],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=30,
-    )
-    from_js = json.loads(result.stdout)
+    from_js = run_node(script, [texts, list(BACKCHANNELS)])
     from_python = [
         [
             normalize(t),

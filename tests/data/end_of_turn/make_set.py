@@ -6,7 +6,7 @@ a pause after a connective, then more speech, must not be cut; ``hazard``: a com
 sentence, a short pause, then more speech). The WAVs (16 kHz mono PCM16, espeak-ng) are made
 from it by this script, deterministically, into ``wav/`` (not committed: ~4 MB):
 
-    python tests/data/end_of_turn/make_set.py        # needs espeak-ng and sox
+    python -m tests.data.end_of_turn.make_set        # needs espeak-ng and sox
 
 Where speech is, is measured from the samples (not assumed from the script) by the benchmark.
 """
@@ -14,12 +14,13 @@ Where speech is, is measured from the samples (not assumed from the script) by t
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import soundfile
+
+from tests.fakes.audio import espeak_pcm16
 
 HERE = Path(__file__).resolve().parent
 RATE = 16_000
@@ -28,45 +29,7 @@ TAIL_S = 2.5  # silence after the last word: room for the longest hangover
 
 
 def _speak(text: str, lang: str) -> np.ndarray:
-    wav = subprocess.run(
-        ["espeak-ng", "-v", VOICES[lang], "-s", "150", "--stdout", text],
-        capture_output=True,
-        check=True,
-    ).stdout
-    raw = subprocess.run(
-        [
-            "sox",
-            "-t",
-            "wav",
-            "-",
-            "-t",
-            "raw",
-            "-r",
-            str(RATE),
-            "-c",
-            "1",
-            "-b",
-            "16",
-            "-e",
-            "signed-integer",
-            "-",
-            # espeak pads each phrase with ~0.2 s of silence: trim it, so a pause is what it says.
-            "silence",
-            "1",
-            "0.01",
-            "0.3%",
-            "reverse",
-            "silence",
-            "1",
-            "0.01",
-            "0.3%",
-            "reverse",
-        ],
-        input=wav,
-        capture_output=True,
-        check=True,
-    ).stdout
-    return np.frombuffer(raw, dtype="<i2")
+    return espeak_pcm16(text, VOICES[lang], RATE, trim=True)
 
 
 def items() -> list[dict]:
