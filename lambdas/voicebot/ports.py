@@ -92,6 +92,14 @@ class HeldAnswers(Protocol):
         """Forget it (only if it is still the current one); its turn stops and says nothing."""
         ...
 
+    async def count_discarded(self, user_id: str) -> None:
+        """A held answer of this user ended unheard (its turn says so as it stops)."""
+        ...
+
+    async def take_discarded(self, user_id: str) -> int:
+        """How many ended unheard since the last call (the next turn's ledger reports them)."""
+        ...
+
 
 class TurnStarter(Protocol):
     """Starts a preemptive turn in the chat function without waiting for it."""

@@ -260,6 +260,7 @@ def turn_runner() -> TurnRunner:
         synthesizer=synthesizer(),
         history=history_store(),
         cancels=cancel_flags(),
+        held=held_answers(),
         options=TurnOptions(
             system_prompt=chat.system_prompt,
             voice=speech.tts_voice,

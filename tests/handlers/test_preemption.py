@@ -127,6 +127,12 @@ def test_an_answer_nobody_adopts_is_discarded_and_never_stored(api, starter, env
     assert answer_events(api, page) == []
     assert api.rest("GET", "/api/history", token=session["token"]).json()["turns"] == []
     assert runtime.run(wiring.held_answers().current(session["userId"])) is None
+    # The next turn's ledger counts it, once.
+    for turn in ("typed-1", "typed-2"):
+        api.send(page, {"action": "chat", "turnId": turn, "text": "다른 질문"})
+        api.wait_done(page, turn)
+    ledgers = [m["ledger"] for m in api.received(page) if m["type"] == "done"]
+    assert [ledger.get("preemptiveDiscarded") for ledger in ledgers] == [1, None]
 
 
 def test_with_the_setting_off_nothing_starts_before_the_chat(api, starter, environment) -> None:

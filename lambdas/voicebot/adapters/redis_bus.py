@@ -237,6 +237,19 @@ class RedisBus:
         await self._discard(keys=[self._held_key(user_id)], args=[answer_id])
 
     @_translate_errors
+    async def count_discarded(self, user_id: str) -> None:
+        key = f"{self._held_key(user_id)}:discarded"
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, self._stream_ttl)
+            await pipe.execute()
+
+    @_translate_errors
+    async def take_discarded(self, user_id: str) -> int:
+        value = await self._r.getdel(f"{self._held_key(user_id)}:discarded")
+        return int(_text(value)) if value is not None else 0
+
+    @_translate_errors
     async def request_cancel(self, user_id: str, turn_id: str, heard: int | None) -> None:
         await self._r.set(
             self._cancel_key(user_id, turn_id), "" if heard is None else str(heard), ex=3600

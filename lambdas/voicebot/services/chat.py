@@ -251,6 +251,8 @@ class _HeldWatch(_CancelWatch):
             self.discarded = True
             self._outbox().discard()
             self.event.set()
+            with contextlib.suppress(ServiceUnavailable):
+                await self._held.count_discarded(self._user_id)  # the next turn's ledger says so
             return True
         return False
 
@@ -281,11 +283,13 @@ class TurnRunner:
         cancels: CancelFlags,
         options: TurnOptions,
         clock: Callable[[], int] = now_ms,
+        held: HeldAnswers | None = None,
     ) -> None:
         self._model = model
         self._synth = synthesizer
         self._history = history
         self._cancels = cancels
+        self._held = held  # where discarded preemptive answers are counted, for the ledger
         self._opts = options
         self._clock = clock
 
@@ -389,6 +393,7 @@ class TurnRunner:
             error=state.error[0] if state.error else None,
         )
         outcome.stored = await self._store(user_id, turn_id, text, outcome, watch.heard)
+        await self._count_discarded(user_id, state.ledger)
         state.ledger["done"] = self._clock()
         outbox.put(
             DoneEvent(
@@ -397,6 +402,15 @@ class TurnRunner:
         )
         await outbox.close()
         return outcome
+
+    async def _count_discarded(self, user_id: str, ledger: dict[str, int]) -> None:
+        """Preemptive answers of this user that ended unheard since the last turn (if any)."""
+        if self._held is None:
+            return
+        with contextlib.suppress(ServiceUnavailable):
+            discarded = await self._held.take_discarded(user_id)
+            if discarded:
+                ledger["preemptiveDiscarded"] = discarded
 
     async def _messages(self, user_id: str, text: str) -> list[ChatMessage]:
         messages = [ChatMessage("system", self._opts.system_prompt)]
