@@ -25,6 +25,9 @@ from voicebot.websocket import OK, poster_for, send_error, user_of
 
 from ._observability import entry_point, logger, metrics
 
+# The page names a spoken turn after the transcript it answers (web/js/app.js startTurn).
+SPOKEN_TURN_PREFIX = "v-"
+
 
 async def _chat(body: str | None, connection_id: str, poster: ConnectionPoster) -> None:
     turn_id: str | None = None
@@ -37,9 +40,10 @@ async def _chat(body: str | None, connection_id: str, poster: ConnectionPoster) 
         if not await wiring.turn_claims().claim_turn(user_id, action.turnId):
             # Another page of this user (or a resent message) already asked this turn.
             raise ApiError(409, "duplicate_turn", "This turn is already being answered.")
+        speech_ended_at = await _speech_end(user_id, action.turnId)
         # The answer to this very text may already be under way, held: it becomes this turn.
         if await wiring.preemptive_answers().adopt(
-            user_id, action.turnId, connection_id, action.text
+            user_id, action.turnId, connection_id, action.text, speech_ended_at
         ):
             metrics.add_metric(name="PreemptiveAdopted", unit=MetricUnit.Count, value=1)
             return
@@ -50,9 +54,18 @@ async def _chat(body: str | None, connection_id: str, poster: ConnectionPoster) 
         await send_error(poster, connection_id, service_unavailable(), turn_id)
         return
     outcome = await wiring.turn_runner().run(
-        user_id, action.turnId, action.text, poster, connection_id
+        user_id, action.turnId, action.text, poster, connection_id, speech_ended_at
     )
     _turn_metrics(outcome)
+
+
+async def _speech_end(user_id: str, turn_id: str) -> int | None:
+    """The device's end of speech of the transcript a spoken turn answers (its id is
+    ``v-<transcript event id>``, docs/PROTOCOL.md), if the device said it."""
+    if not turn_id.startswith(SPOKEN_TURN_PREFIX):
+        return None  # typed text
+    event = await wiring.transcript_stream().event(user_id, turn_id[len(SPOKEN_TURN_PREFIX) :])
+    return event.speechEndedAt if event is not None else None
 
 
 async def _held_turn(request: PreemptiveTurn) -> None:

@@ -41,6 +41,10 @@ class TranscriptStream(Protocol):
 
     async def events_after(self, user_id: str, after: str) -> list[TranscriptEvent]: ...
 
+    async def event(self, user_id: str, event_id: str) -> TranscriptEvent | None:
+        """One retained event (None when unknown or trimmed)."""
+        ...
+
 
 class DeliveryLedger(Protocol):
     async def claim_delivery(
@@ -73,6 +77,7 @@ class HeldAnswer:
     turn_id: str | None = None
     connection_id: str | None = None
     confirmed_text: str | None = None
+    speech_ended_at: int | None = None  # the device's end of speech of the confirming transcript
 
 
 class HeldAnswers(Protocol):
@@ -83,7 +88,13 @@ class HeldAnswers(Protocol):
     async def current(self, user_id: str) -> HeldAnswer | None: ...
 
     async def adopt(
-        self, user_id: str, answer_id: str, turn_id: str, connection_id: str, text: str
+        self,
+        user_id: str,
+        answer_id: str,
+        turn_id: str,
+        connection_id: str,
+        text: str,
+        speech_ended_at: int | None = None,
     ) -> bool:
         """Hand the held answer to a page's turn; False if it is no longer the current one."""
         ...

@@ -123,6 +123,19 @@ async def test_events_after_a_known_id_are_the_later_events_in_order(bus: RedisB
     assert await bus.events_after(user, events[-1].id) == []
 
 
+async def test_one_event_is_found_by_its_id_with_the_device_s_times(bus: RedisBus) -> None:
+    user = uid()
+    sent = TranscriptPost(utteranceId="u1", seq=0, text="네.", final=True, speechEndedAt=42)
+    event_id = (await bus.append(user, sent)).event_id
+    assert event_id is not None
+
+    found = await bus.event(user, event_id)
+
+    assert found is not None and (found.text, found.speechEndedAt) == ("네.", 42)
+    assert await bus.event(user, "1-0") is None
+    assert await bus.event(user, "not-a-stream-id") is None
+
+
 async def test_events_keep_the_optional_lang_only_when_it_was_sent(bus: RedisBus) -> None:
     user = uid()
     with_lang = TranscriptPost(utteranceId="u", seq=0, text="hello", final=False, lang="en-US")

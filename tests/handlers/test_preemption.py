@@ -73,7 +73,10 @@ def test_a_held_answer_is_adopted_by_the_chat_that_asks_the_same(api, bedrock, s
     time.sleep(0.3)  # the model has answered by now: nothing of it may have reached the page
     assert answer_events(api, page) == []
 
-    final = post(api, session["deviceToken"], 2, "오늘 날씨 어때요?", final=True)
+    body = {"utteranceId": "u1", "seq": 2, "text": "오늘 날씨 어때요?", "final": True}
+    body["speechEndedAt"] = ended = int(time.time() * 1000) - 1200  # the device's own clock
+    response = api.rest("POST", "/api/transcripts", token=session["deviceToken"], body=body)
+    final = response.json()
     turn = f"v-{final['id']}"
     api.send(page, {"action": "chat", "turnId": turn, "text": "오늘 날씨 어때요?"})
     events = api.wait_done(page, turn)
@@ -85,6 +88,7 @@ def test_a_held_answer_is_adopted_by_the_chat_that_asks_the_same(api, bedrock, s
     assert len(bedrock.requests) == before + 1  # one model call: the chat ran no second turn
     done = events[-1]
     assert done["ledger"]["adopted"] >= done["ledger"]["received"]
+    assert done["ledger"]["speechEnded"] == ended  # the ledger starts at the end of speech
     (stored,) = api.rest("GET", "/api/history", token=session["token"]).json()["turns"]
     assert stored["turnId"] == turn and stored["user"] == "오늘 날씨 어때요?"
 
@@ -172,3 +176,15 @@ def test_the_device_hearing_speech_end_is_enough(api, starter) -> None:
         api.rest("POST", "/api/transcripts", token=session["deviceToken"], body=body).status == 202
     )
     assert len(starter.started) == 1
+
+
+def test_a_spoken_turn_s_ledger_starts_at_the_device_s_end_of_speech(api) -> None:
+    session = api.session()
+    page = api.page(session["token"])
+    body = {"utteranceId": "u9", "seq": 0, "text": "안녕", "final": True, "speechEndedAt": 1234}
+    event_id = api.rest("POST", "/api/transcripts", token=session["deviceToken"], body=body).json()
+    turn = f"v-{event_id['id']}"
+    api.send(page, {"action": "chat", "turnId": turn, "text": "안녕"})
+    assert api.wait_done(page, turn)[-1]["ledger"]["speechEnded"] == 1234
+    api.send(page, {"action": "chat", "turnId": "typed", "text": "안녕"})
+    assert "speechEnded" not in api.wait_done(page, "typed")[-1]["ledger"]

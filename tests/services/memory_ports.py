@@ -90,6 +90,9 @@ class MemoryBus:
         ids = [e.id for e in events]
         return events[ids.index(after) + 1 :] if after in ids else list(events)
 
+    async def event(self, user_id: str, event_id: str) -> TranscriptEvent | None:
+        return next((e for e in self.streams[user_id] if e.id == event_id), None)
+
     # ---- DeliveryLedger ----
     async def claim_delivery(
         self, user_id: str, event_id: str, connection_ids: list[str]

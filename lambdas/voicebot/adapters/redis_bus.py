@@ -52,7 +52,8 @@ return claimed
 """
 
 
-# KEYS: the user's held-answer key. ARGV: answer id, turn id, connection id, text, ttl.
+# KEYS: the user's held-answer key. ARGV: answer id, turn id, connection id, text, ttl, the
+# device's end of speech ('' when unknown).
 # Adopts only the answer still current and not yet adopted, so a racing newer partial wins.
 _ADOPT = """
 local raw = redis.call('GET', KEYS[1])
@@ -62,6 +63,7 @@ if held['answer_id'] ~= ARGV[1] or type(held['turn_id']) == 'string' then return
 held['turn_id'] = ARGV[2]
 held['connection_id'] = ARGV[3]
 held['confirmed_text'] = ARGV[4]
+if ARGV[6] ~= '' then held['speech_ended_at'] = tonumber(ARGV[6]) end
 redis.call('SET', KEYS[1], cjson.encode(held), 'EX', ARGV[5])
 return 1
 """
@@ -193,6 +195,17 @@ class RedisBus:
         ]
 
     @_translate_errors
+    async def event(self, user_id: str, event_id: str) -> TranscriptEvent | None:
+        try:
+            entries = await self._r.xrange(self._stream_key(user_id), event_id, event_id, count=1)
+        except aioredis.ResponseError:
+            return None  # not a stream id
+        for entry_id, fields in entries or []:
+            if entry_id is not None and fields is not None:
+                return _stored_event(_text(entry_id), _text(fields[b"e"]))
+        return None
+
+    @_translate_errors
     async def claim_delivery(
         self, user_id: str, event_id: str, connection_ids: list[str]
     ) -> list[str]:
@@ -226,10 +239,18 @@ class RedisBus:
 
     @_translate_errors
     async def adopt(
-        self, user_id: str, answer_id: str, turn_id: str, connection_id: str, text: str
+        self,
+        user_id: str,
+        answer_id: str,
+        turn_id: str,
+        connection_id: str,
+        text: str,
+        speech_ended_at: int | None = None,
     ) -> bool:
         keys = [self._held_key(user_id)]
-        args: list[str | int] = [answer_id, turn_id, connection_id, text, HELD_ANSWER_TTL_SECONDS]
+        ended = "" if speech_ended_at is None else speech_ended_at
+        args: list[str | int] = [answer_id, turn_id, connection_id, text]
+        args += [HELD_ANSWER_TTL_SECONDS, ended]
         return bool(await self._adopt(keys=keys, args=args))
 
     @_translate_errors

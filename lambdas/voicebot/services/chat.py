@@ -300,10 +300,13 @@ class TurnRunner:
         text: str,
         poster: ConnectionPoster,
         connection_id: str,
+        speech_ended_at: int | None = None,
     ) -> TurnOutcome:
+        """``speech_ended_at``: the device's end of speech of the transcript this turn answers,
+        so the ledger starts where the person's wait did."""
         watch = _CancelWatch(self._cancels, user_id, turn_id)
         outbox = Outbox(poster, connection_id, on_gone=watch.event.set)
-        return await self._run(user_id, turn_id, text, outbox, watch)
+        return await self._run(user_id, turn_id, text, outbox, watch, speech_ended_at)
 
     async def run_held(
         self,
@@ -332,9 +335,17 @@ class TurnRunner:
         return await self._run(user_id, answer_id, text, outbox, watch)
 
     async def _run(
-        self, user_id: str, turn_id: str, text: str, outbox: Outbox, watch: _CancelWatch
+        self,
+        user_id: str,
+        turn_id: str,
+        text: str,
+        outbox: Outbox,
+        watch: _CancelWatch,
+        speech_ended_at: int | None = None,
     ) -> TurnOutcome:
         state = _TurnState(ledger={"received": self._clock()})
+        if speech_ended_at is not None:
+            state.ledger["speechEnded"] = speech_ended_at
         audio_queue: asyncio.Queue[tuple[int, asyncio.Task[bytes]] | None] = asyncio.Queue()
         pump = asyncio.create_task(self._pump_audio(turn_id, audio_queue, outbox, watch, state))
         synth_slots = asyncio.Semaphore(self._opts.synthesis_concurrency)
@@ -381,6 +392,8 @@ class TurnRunner:
                 )
             turn_id, text = watch.turn_id, watch.adopted.confirmed_text or text
             state.ledger["adopted"] = watch.adopted_at
+            if watch.adopted.speech_ended_at is not None:
+                state.ledger["speechEnded"] = watch.adopted.speech_ended_at
         # A cancel that arrived while the last audio was going out still counts: the page stopped.
         interrupted = await watch.check()
         if state.error:

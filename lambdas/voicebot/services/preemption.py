@@ -109,7 +109,14 @@ class PreemptiveAnswers:
         await self._starter.start(user_id, answer.answer_id, post.text)
         return answer.answer_id
 
-    async def adopt(self, user_id: str, turn_id: str, connection_id: str, text: str) -> bool:
+    async def adopt(
+        self,
+        user_id: str,
+        turn_id: str,
+        connection_id: str,
+        text: str,
+        speech_ended_at: int | None = None,
+    ) -> bool:
         """A page asked ``chat``: hand it the held answer if that answered the same text."""
         if not self._enabled:
             return False
@@ -120,4 +127,6 @@ class PreemptiveAnswers:
             await self._held.discard(user_id, current.answer_id)
             logger.info("preemptive answer discarded", extra={"reason": "final_differs"})
             return False
-        return await self._held.adopt(user_id, current.answer_id, turn_id, connection_id, text)
+        return await self._held.adopt(
+            user_id, current.answer_id, turn_id, connection_id, text, speech_ended_at
+        )
