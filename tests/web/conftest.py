@@ -115,7 +115,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     running.stop()
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API runs an event loop on the main thread while it
+# is open, and any asyncio test run after it in the same process (pytest-xdist gives a worker
+# files in any order) would find a loop running there.
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         pytest.skip("Chromium is not installed (apt-get install chromium)")
@@ -123,7 +126,7 @@ def playwright() -> Iterator[Any]:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Any) -> Iterator[Any]:
     chromium = playwright.chromium.launch(
         executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
@@ -145,7 +148,7 @@ def mic_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return padded
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def mic_browser(playwright: Any, mic_wav: Path) -> Iterator[Any]:
     """A Chromium whose only microphone plays ``mic_wav`` in a loop, with permission granted."""
     chromium = playwright.chromium.launch(
