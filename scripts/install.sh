@@ -43,7 +43,9 @@ if [ "$mode" = test ]; then
   for file in requirements/*.txt; do requirements+=(-r "$file"); done
 fi
 say "pip install (${mode})"
-.venv/bin/python -m pip install -q --disable-pip-version-check "${requirements[@]}"
+# --no-compile: Python compiles what it imports; compiling all of site-packages (aws-cdk-lib alone
+# is ~200 MB) up front cost about a minute of every fresh install.
+.venv/bin/python -m pip install -q --disable-pip-version-check --no-compile "${requirements[@]}"
 # The core (lambdas/voicebot) and the handlers as an editable package: local/, interpreter/, cdk/,
 # bench/ and tests/ import them like any installed package.
 .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
