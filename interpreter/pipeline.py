@@ -14,11 +14,13 @@ it: only then is it known that no more speech follows), and when the recognizer 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import secrets
 import time
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from voicebot.contract.wire import MAX_TEXT_CHARS, TranscriptPost
 
@@ -114,6 +116,58 @@ class UtteranceNumbering:
         return number
 
 
+@dataclass(eq=False)
+class UtteranceSlot:
+    """One utterance's place in an ``UtteranceOrder``: its results, held until its turn."""
+
+    _order: UtteranceOrder
+    _held: list[Callable[[], None]] = field(default_factory=list)
+    _closed: bool = False
+
+    def emit(self, release: Callable[[], None]) -> None:
+        """Runs ``release`` now if every earlier utterance is done, else when they are."""
+        if self._order.is_current(self):
+            release()
+        else:
+            self._held.append(release)
+
+    def close(self) -> None:
+        """This utterance gave its last result (or never will): later ones may go on."""
+        self._closed = True
+        self._order.advance()
+
+
+class UtteranceOrder:
+    """Keeps consecutive utterances' results in the order they were spoken.
+
+    Each utterance has its own recognizer stream, and an ended utterance's final may still be on
+    its way while the next one streams: a short second utterance's final can come back first.
+    The page, the chat and the end-of-turn rule all read transcripts as a conversation, so an
+    utterance's results are released only once every earlier utterance has given its last.
+    Results are held as calls (numbering included), so ``utteranceId``s follow speech order too.
+    """
+
+    def __init__(self) -> None:
+        self._slots: deque[UtteranceSlot] = deque()
+
+    def next(self) -> UtteranceSlot:
+        slot = UtteranceSlot(self)
+        self._slots.append(slot)
+        return slot
+
+    def is_current(self, slot: UtteranceSlot) -> bool:
+        return bool(self._slots) and self._slots[0] is slot
+
+    def advance(self) -> None:
+        while self._slots and self._slots[0]._closed:
+            self._slots.popleft()
+            if self._slots:
+                head = self._slots[0]
+                held, head._held = head._held, []
+                for release in held:
+                    release()
+
+
 def _stable_chars(event: TranscriptEvent, text: str) -> int | None:
     """The event's stable prefix, counted in the posted (stripped, clipped) text."""
     if not isinstance(event, PartialTranscript) or event.stable_chars is None:
@@ -142,6 +196,7 @@ class TranscriptionPipeline:
         self._current: _Utterance | None = None
         self._latest_end_ms = 0  # source time at the end of the frame just pushed
         self._sessions: set[asyncio.Task[None]] = set()
+        self._order = UtteranceOrder()
         self.utterances = 0
 
     async def run(self) -> None:
@@ -166,7 +221,7 @@ class TranscriptionPipeline:
             utterance = _Utterance(asyncio.Queue(), event.speech_start_ms)
             utterance.speech_started_at = self._device_ms(event.speech_start_ms)
             self._current = utterance
-            task = asyncio.create_task(self._recognize(utterance))
+            task = asyncio.create_task(self._recognize(utterance, self._order.next()))
             self._sessions.add(task)
             task.add_done_callback(self._sessions.discard)
         elif isinstance(event, AudioFrame):
@@ -184,7 +239,13 @@ class TranscriptionPipeline:
             return None
         return max(0, _epoch_ms() - max(0, self._latest_end_ms - source_ms))
 
-    async def _recognize(self, utterance: _Utterance) -> None:
+    async def _recognize(self, utterance: _Utterance, slot: UtteranceSlot) -> None:
+        try:
+            await self._stream_utterance(utterance, slot)
+        finally:
+            slot.close()
+
+    async def _stream_utterance(self, utterance: _Utterance, slot: UtteranceSlot) -> None:
         frames = utterance.frames
         number = self._numbering.for_stream()
         try:
@@ -194,7 +255,7 @@ class TranscriptionPipeline:
             while await frames.get() is not None:
                 pass  # drain, so the gate's frames for it are released
             return
-        reader = asyncio.create_task(self._read(stream, number, utterance))
+        reader = asyncio.create_task(self._read(stream, number, utterance, slot))
         try:
             while (frame := await frames.get()) is not None:
                 if not reader.done():  # after a failure, keep draining until the utterance ends
@@ -208,7 +269,7 @@ class TranscriptionPipeline:
                 log.exception("recognizer stream failed while closing")
         try:
             # The last results follow the end of audio within a second or two; a stream that
-            # never answers must not hold the interpreter forever.
+            # never answers must not hold the interpreter (or the utterances after it) forever.
             await asyncio.wait_for(reader, _LAST_RESULT_TIMEOUT_S)
         except TimeoutError:
             log.error(
@@ -220,6 +281,7 @@ class TranscriptionPipeline:
         stream: RecognizerStream,
         number: Callable[[TranscriptEvent], TranscriptPost | None],
         utterance: _Utterance,
+        slot: UtteranceSlot,
     ) -> None:
         try:
             async for event in stream.events():
@@ -227,8 +289,17 @@ class TranscriptionPipeline:
                     self._show(event)
                 if utterance is self._current and event.text.strip():
                     self._gate.hear(event.text)
-                post = number(event)
-                if post is not None:
-                    self._publish(post.model_copy(update=utterance.times()))
+                # Stamped when recognized, not when released after an earlier utterance.
+                slot.emit(functools.partial(self._post, number, event, utterance.times()))
         except Exception:
             log.exception("recognizer stream failed while reading results")
+
+    def _post(
+        self,
+        number: Callable[[TranscriptEvent], TranscriptPost | None],
+        event: TranscriptEvent,
+        times: dict[str, int],
+    ) -> None:
+        post = number(event)
+        if post is not None:
+            self._publish(post.model_copy(update=times))

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import threading
 from collections.abc import Callable
@@ -31,8 +32,8 @@ import anyio.to_thread
 from pydantic import ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from interpreter.events import SAMPLE_RATE, AudioFrame
-from interpreter.pipeline import UtteranceNumbering
+from interpreter.events import SAMPLE_RATE, AudioFrame, TranscriptEvent
+from interpreter.pipeline import UtteranceNumbering, UtteranceOrder, UtteranceSlot
 from interpreter.recognizers import Recognizer, RecognizerError, RecognizerStream
 from voicebot import runtime, wiring
 from voicebot.contract.wire import (
@@ -132,8 +133,11 @@ class MicSession:
         self._stream_bytes = 0
         self._odd_byte = b""
         # One per utterance; an ended utterance's reader may still be waiting for its final
-        # while the next utterance streams.
+        # while the next utterance streams. Their results go out in the order spoken, through
+        # one queue and one publisher, so a later utterance can never overtake an earlier one.
         self._readers: set[asyncio.Task[None]] = set()
+        self._order = UtteranceOrder()
+        self._posts: asyncio.Queue[TranscriptPost] = asyncio.Queue()
 
     async def send(self, event: ServerEvent) -> None:
         # Readers of consecutive utterances may report at once; a frame must not interleave.
@@ -148,6 +152,15 @@ class MicSession:
         await self.send(ErrorEvent(code=code, message=message))
 
     async def run(self, recognizer: Recognizer) -> None:
+        publisher = asyncio.create_task(self._publish_in_order())
+        try:
+            await self._receive(recognizer)
+        finally:
+            await self._posts.join()
+            publisher.cancel()
+            await asyncio.gather(publisher, return_exceptions=True)
+
+    async def _receive(self, recognizer: Recognizer) -> None:
         try:
             while True:
                 message = await self._ws.receive()
@@ -167,7 +180,7 @@ class MicSession:
         if self._stream is None:
             self._stream = await recognizer.open_stream()
             self._stream_bytes = 0
-            reader = asyncio.create_task(self._read(self._stream))
+            reader = asyncio.create_task(self._read(self._stream, self._order.next()))
             self._readers.add(reader)
             reader.add_done_callback(self._readers.discard)
         # Recognizers take whole samples; a frame split mid-sample would shift every later one.
@@ -185,16 +198,31 @@ class MicSession:
         if stream is not None:
             await stream.finish()
 
-    async def _read(self, stream: RecognizerStream) -> None:
+    async def _read(self, stream: RecognizerStream, slot: UtteranceSlot) -> None:
         number = self._numbering.for_stream()
+
+        def post(event: TranscriptEvent) -> None:
+            if (numbered := number(event)) is not None:
+                self._posts.put_nowait(numbered)
+
         try:
             async for event in stream.events():
-                post = number(event)
-                if post is not None:
-                    await self._publish(post)
+                slot.emit(functools.partial(post, event))
         except Exception:
             logger.exception("recognizer stream failed")
             await self.error("internal_error", "The recognizer failed.")
+        finally:
+            slot.close()
+
+    async def _publish_in_order(self) -> None:
+        while True:
+            post = await self._posts.get()
+            try:
+                await self._publish(post)
+            except Exception:  # one lost post must not stop the ones after it
+                logger.exception("transcript not published")
+            finally:
+                self._posts.task_done()
 
     async def _publish(self, post: TranscriptPost) -> None:
         # "mic-" tells the page's own microphone apart from an interpreter's utterances.

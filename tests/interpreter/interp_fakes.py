@@ -20,8 +20,9 @@ RATE = 16_000
 class ScriptedStream:
     """Says "발화N" plus one more word every ``every`` frames, and a final when audio ends."""
 
-    def __init__(self, number: int, every: int) -> None:
+    def __init__(self, number: int, every: int, final_delay_s: float = 0.0) -> None:
         self.every = every
+        self.final_delay_s = final_delay_s
         self.frames: list[AudioFrame] = []
         self.finals_at: list[float] = []
         self._words = [f"발화{number}"]
@@ -39,7 +40,14 @@ class ScriptedStream:
 
     async def finish(self) -> None:
         self.finals_at.append(time.monotonic())
-        self._queue.put_nowait(FinalTranscript(self.text, "s"))
+        if self.final_delay_s:  # a recognizer still working on the last of the audio
+            loop = asyncio.get_running_loop()
+            loop.call_later(self.final_delay_s, self._final, self.text)
+        else:
+            self._final(self.text)
+
+    def _final(self, text: str) -> None:
+        self._queue.put_nowait(FinalTranscript(text, "s"))
         self._queue.put_nowait(None)
 
     async def events(self) -> AsyncIterator[TranscriptEvent]:
@@ -50,10 +58,15 @@ class ScriptedStream:
 @dataclass
 class ScriptedRecognizer:
     every: int = 8
+    # Seconds each stream (in order) takes to give its final after the audio ends.
+    final_delays_s: tuple[float, ...] = ()
     streams: list[ScriptedStream] = field(default_factory=list)
 
     async def open_stream(self) -> ScriptedStream:
-        stream = ScriptedStream(len(self.streams) + 1, self.every)
+        number = len(self.streams) + 1
+        delays = self.final_delays_s
+        delay = delays[number - 1] if number <= len(delays) else 0.0
+        stream = ScriptedStream(number, self.every, delay)
         self.streams.append(stream)
         return stream
 

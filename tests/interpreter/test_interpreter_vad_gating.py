@@ -45,6 +45,29 @@ async def test_speech_silence_speech_opens_exactly_two_recognizer_streams(
 
 
 @pytest.mark.timeout(30)
+async def test_a_slow_final_is_not_overtaken_by_the_next_utterance(
+    two_utterances_wav: tuple[Path, list[SpeechSpan]],
+) -> None:
+    # The file is read faster than real time, so the second utterance has ended long before
+    # the first one's final (5 s late) arrives: without ordering, "발화2" would be posted first.
+    wav, _ = two_utterances_wav
+    recognizer = ScriptedRecognizer(final_delays_s=(5.0, 0.0))
+    posts = await _run(wav, recognizer)
+
+    first, second = recognizer.streams
+    assert first.finals_at and second.finals_at, "both utterances were streamed"
+    spoken = [p.text.split()[0] for p in posts]
+    assert spoken == sorted(spoken) and spoken[0] == "발화1" and spoken[-1] == "발화2"
+    finals = [p for p in posts if p.final]
+    assert [p.text.split()[0] for p in finals] == ["발화1", "발화2"]
+    # The first utterance's final came before any result of the second, and ids follow speech.
+    first_final = posts.index(finals[0])
+    assert all(p.text.startswith("발화1") for p in posts[: first_final + 1])
+    ids = list(dict.fromkeys(p.utteranceId for p in posts))
+    assert ids == sorted(ids, key=lambda i: int(i.rsplit("-", 1)[1]))
+
+
+@pytest.mark.timeout(30)
 async def test_no_frame_of_the_silence_reaches_the_recognizer_beyond_the_hangover(
     two_utterances_wav: tuple[Path, list[SpeechSpan]],
 ) -> None:

@@ -84,6 +84,9 @@ async def test_microphone_audio_becomes_transcripts_through_riva(
     engines = riva_stack.page_config()["engines"]
     assert engines["asr"] == f"riva ({riva.url})"
     token = riva_stack.client_token()
+    # The first utterance's final comes late, after the second, shorter one has been answered:
+    # the page must still get them in the order spoken.
+    riva.servicer.final_delays_s[len(riva.servicer.calls)] = 1.5
     page = await open_page(riva_stack.ws_url, token)
     mic = await connect(page_url(riva_stack.ws_url, token, "/mic"))
     try:

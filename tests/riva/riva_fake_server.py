@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import struct
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent import futures
 from dataclasses import dataclass, field
@@ -64,6 +65,8 @@ class FakeRiva(rasr_grpc.RivaSpeechRecognitionServicer, rtts_grpc.RivaSpeechSynt
         # A final every N chunks (an end-of-speech pause in a long stream); 0: only at the end.
         self.final_every_chunks = 0
         self.report_audio_processed = True
+        # Per call index: seconds the last final takes after the audio ends (a busy server).
+        self.final_delays_s: dict[int, float] = {}
         self.tts_requests: list[rtts.SynthesizeSpeechRequest] = []
         self.tts_metadata: list[dict[str, str]] = []
         self._lock = threading.Lock()
@@ -96,6 +99,7 @@ class FakeRiva(rasr_grpc.RivaSpeechRecognitionServicer, rtts_grpc.RivaSpeechSynt
         if failure is not None:
             context.abort(failure.code, failure.details)
         if utterance:
+            time.sleep(self.final_delays_s.get(index, 0.0))
             yield self._response(self.transcribe(bytes(utterance)), True, processed)
 
     def _response(self, text: str, final: bool, processed: int) -> rasr.StreamingRecognizeResponse:

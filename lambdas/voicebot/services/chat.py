@@ -370,6 +370,8 @@ class TurnRunner:
                 await asyncio.wait({pump, poller}, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 poller.cancel()
+                # Awaited, so the Lambda's event loop never closes on a task still cancelling.
+                await asyncio.gather(poller, return_exceptions=True)
             if isinstance(watch, _HeldWatch):
                 await watch.until_decided()  # the answer is ready; the page has yet to ask
         except ServiceUnavailable:
