@@ -8,6 +8,7 @@ Every multi-key decision is one Lua script, so concurrent functions cannot inter
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import asdict
 from typing import Any
@@ -78,10 +79,21 @@ return 0
 
 def _translate_errors(fn: Any) -> Any:
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        task = asyncio.current_task()
+        cancels_before = task.cancelling() if task is not None else 0
         try:
-            return await fn(*args, **kwargs)
+            result = await fn(*args, **kwargs)
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            if task is not None and task.cancelling() > cancels_before:
+                # A cancel that landed mid-command came back as a connection error: the caller
+                # asked to stop, and must stop, not carry on as if Redis were down.
+                raise asyncio.CancelledError from exc
             raise ServiceUnavailable("Redis is unreachable.") from exc
+        if task is not None and task.cancelling() > cancels_before:
+            # redis-py's asyncio client can swallow a cancel that lands while it waits for a
+            # reply (redis/redis-py#2028, #2551): the task would run on, uncancellable.
+            raise asyncio.CancelledError
+        return result
 
     wrapper.__name__ = fn.__name__
     wrapper.__doc__ = fn.__doc__

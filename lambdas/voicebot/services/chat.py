@@ -193,8 +193,11 @@ class _CancelWatch:
             if not self._readable:
                 await self.event.wait()  # only a page that goes away can end the turn now
                 return
+            # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancel that lands as
+            # the wait ends, and this loop would then outlive its turn.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.event.wait(), CANCEL_POLL_SECONDS)
+                async with asyncio.timeout(CANCEL_POLL_SECONDS):
+                    await self.event.wait()
 
 
 class _HeldWatch(_CancelWatch):
