@@ -18,6 +18,7 @@ asset is built without bytecode and synth says so.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
@@ -192,6 +193,31 @@ def ensure_dependencies(pip_platform: str = LAMBDA_PIP_PLATFORM) -> Path:
     if (cached / ".complete").exists():
         return cached
     cached.parent.mkdir(parents=True, exist_ok=True)
+    # Two synths at once (the test suite's workers, two terminals) must not both download, nor
+    # one replace the tree while the other copies it: the second waits and reuses the first's.
+    with _exclusive(cached.parent / ".lock"):
+        if (cached / ".complete").exists():
+            return cached
+        return _install_dependencies(cached, pip_platform)
+
+
+@contextlib.contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    """Holds an exclusive lock on ``path`` (POSIX; elsewhere, no lock)."""
+    with open(path, "w") as handle:
+        try:
+            import fcntl
+        except ImportError:  # Windows: one synth at a time is up to the user
+            yield
+            return
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _install_dependencies(cached: Path, pip_platform: str) -> Path:
     staging = Path(tempfile.mkdtemp(prefix=".building-", dir=cached.parent))
     try:
         command = pip_command(staging, pip_platform)

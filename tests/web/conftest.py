@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -68,8 +69,21 @@ class WireRecorder:
         ("/mic", False): "PageToMic",
     }
 
+    # One validator per group, built once: jsonschema.validate() re-checks the whole schema on
+    # every call, which made validating a turn's frames take seconds.
+    VALIDATORS: ClassVar[dict[str, Any]] = {}
+
     def __init__(self) -> None:
         self.frames: list[tuple[str, bool, str]] = []
+
+    @classmethod
+    def validator(cls, group: str) -> Any:
+        if group not in cls.VALIDATORS:
+            schema = {"$ref": f"#/$defs/{group}", "$defs": WIRE_SCHEMA["$defs"]}
+            validator_class = jsonschema.validators.validator_for(WIRE_SCHEMA)
+            validator_class.check_schema(schema)
+            cls.VALIDATORS[group] = validator_class(schema)
+        return cls.VALIDATORS[group]
 
     def watch(self, page: Any) -> None:
         def on_socket(socket: Any) -> None:
@@ -90,13 +104,33 @@ class WireRecorder:
             if group is None:
                 problems.append(f"a frame on an unknown socket {path}: {text[:120]}")
                 continue
-            schema = {"$ref": f"#/$defs/{group}", "$defs": WIRE_SCHEMA["$defs"]}
             try:
-                jsonschema.validate(json.loads(text), schema)
-            except (ValueError, jsonschema.ValidationError) as exc:
-                reason = getattr(exc, "message", str(exc))
+                message = json.loads(text)
+            except ValueError as exc:
+                problems.append(f"{group} frame {text[:160]!r}: not JSON ({exc})")
+                continue
+            error = jsonschema.exceptions.best_match(self.validator(group).iter_errors(message))
+            if error is not None:
+                reason = error.message
                 problems.append(f"{group} frame {text[:160]!r}: {reason[:200]}")
         return problems
+
+
+def assert_back_to_back(sentences: list[dict[str, Any]]) -> None:
+    """Each sentence starts on the audio clock the moment the one before ends, unless its audio
+    was not there yet (a loaded 2-core CI machine): then it starts as soon as it was ready, with
+    the page's scheduling lead, and the gap is reported. Most must be back to back."""
+    late = 0
+    for before, after in pairwise(sentences):
+        ready_to_start = after["ctxScheduled"] + after["leadS"]
+        if ready_to_start <= before["ctxEnd"]:
+            assert after["ctxStart"] == pytest.approx(before["ctxEnd"], abs=1e-6)
+            assert after["gapMs"] == 0
+        else:
+            late += 1
+            assert after["ctxStart"] == pytest.approx(ready_to_start, abs=1e-6)
+            assert after["gapMs"] == round((ready_to_start - before["ctxEnd"]) * 1000)
+    assert late <= (len(sentences) - 1) // 2, f"{late} of {len(sentences) - 1} sentences late"
 
 
 @pytest.fixture(scope="session")

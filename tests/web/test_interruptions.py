@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 import time
-from itertools import pairwise
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.local.conftest import RunningStack
-from tests.web.conftest import SENTENCES, Device
+from tests.web.conftest import SENTENCES, Device, assert_back_to_back
 from tests.web.test_page import ask, events, played
 from voicebot.contract.interruptions import ENGLISH_BACKCHANNELS, KOREAN_BACKCHANNELS
 
@@ -98,8 +97,7 @@ def wait_all_played(page: Any, turn: str) -> list[dict[str, Any]]:
 def assert_played_whole_and_gapless(sentences: list[dict[str, Any]]) -> None:
     assert [entry["index"] for entry in sentences] == list(range(len(SENTENCES)))
     assert all(entry["ended"] for entry in sentences)
-    for before, after in pairwise(sentences):
-        assert after["ctxStart"] == pytest.approx(before["ctxEnd"], abs=1e-6)
+    assert_back_to_back(sentences)
 
 
 def stored(device: Device, turn: str, *, interrupted: bool) -> dict[str, Any]:

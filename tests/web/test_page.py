@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from itertools import pairwise
 from typing import Any
 
 import pytest
 
 from tests.local.conftest import RunningStack
-from tests.web.conftest import ANSWER, SENTENCES
+from tests.web.conftest import ANSWER, SENTENCES, assert_back_to_back
 
 MARKUP = "<img src=x onerror=alert(1)>"
 
@@ -74,10 +73,7 @@ def test_typed_question_streams_the_answer_and_plays_the_sentences_in_order(open
 
     sentences = played(page, turn)
     assert [entry["index"] for entry in sentences] == list(range(len(SENTENCES)))
-    for before, after in pairwise(sentences):
-        # Back to back on the audio clock: each sentence starts the moment the one before ends.
-        assert after["ctxStart"] == pytest.approx(before["ctxEnd"], abs=1e-6)
-        assert after["gapMs"] == 0
+    assert_back_to_back(sentences)
 
     latency = answer.locator(".latency").text_content()
     for step in ("first token", "first sentence", "first audio", "done", "playback began"):

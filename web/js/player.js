@@ -189,7 +189,8 @@ export class SentencePlayer {
   #schedule(turn, index, buffer) {
     const context = this.context;
     const previousEnd = turn.endAt;
-    const start = Math.max(context.currentTime + START_LEAD_S, previousEnd);
+    const scheduledAt = context.currentTime;
+    const start = Math.max(scheduledAt + START_LEAD_S, previousEnd);
     const source = context.createBufferSource();
     source.buffer = buffer;
     source.connect(this.gain);
@@ -203,6 +204,9 @@ export class SentencePlayer {
       end: toEpochMs(turn.endAt),
       ctxStart: start,
       ctxEnd: turn.endAt,
+      // The audio clock when its audio was ready: later than ctxStart - START_LEAD_S means late.
+      ctxScheduled: scheduledAt,
+      leadS: START_LEAD_S,
       // The silence before this sentence that the page could not avoid (audio arrived late).
       gapMs: turn.entries.length ? Math.round((start - previousEnd) * 1000) : 0,
       ended: false,
