@@ -17,15 +17,18 @@ from ._observability import entry_point, tracer
 
 @tracer.capture_method
 def synthesize(event: APIGatewayProxyEvent) -> HttpResponse:
-    require(event, "client")
+    claims = require(event, "client")
     request = parse_model(SpeechRequest, json_body(event))
     defaults = speech_settings()
-    audio = runtime.run(
-        wiring.speech_service().speak(
-            request.text, request.voice or defaults.tts_voice, request.lang or defaults.tts_language
-        )
-    )
+    voice, language = request.voice or defaults.tts_voice, request.lang or defaults.tts_language
+    audio = runtime.run(_speak(claims.user_id, request.text, voice, language))
     return HttpResponse(200, audio, content_type="audio/ogg")
+
+
+async def _speak(user_id: str, text: str, voice: str, language: str) -> bytes:
+    # Counted before Polly is called: over the quota, nothing is synthesized (or billed).
+    await wiring.quota_service().spend_speech(user_id, len(text))
+    return await wiring.speech_service().speak(text, voice, language)
 
 
 @entry_point(emits_metrics=True)
