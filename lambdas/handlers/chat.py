@@ -102,14 +102,22 @@ async def _held_turn(request: PreemptiveTurn) -> None:
     _turn_metrics(outcome)
 
 
+_LEDGER_METRICS = (
+    ("firstToken", "FirstTokenMs"),
+    ("firstSentence", "FirstSentenceMs"),
+    ("firstAudio", "FirstAudioMs"),
+)
+
+
 def _turn_metrics(outcome: TurnOutcome) -> None:
     ledger = outcome.ledger
-    if "firstAudio" in ledger:
-        # From the page's chat: for an adopted turn that is its adoption, and audio made while
-        # it was held went out at that moment.
-        asked = ledger.get("adopted", ledger["received"])
-        first_audio_ms = max(ledger["firstAudio"], asked) - asked
-        metrics.add_metric(name="FirstAudioMs", unit=MetricUnit.Milliseconds, value=first_audio_ms)
+    # From the page's chat: for an adopted turn that is its adoption, and what was made while
+    # it was held went out at that moment. The dashboard plots the three (cdk/operations.py).
+    asked = ledger.get("adopted", ledger.get("received"))
+    for mark, metric in _LEDGER_METRICS:
+        if asked is not None and mark in ledger:
+            value = max(ledger[mark], asked) - asked
+            metrics.add_metric(name=metric, unit=MetricUnit.Milliseconds, value=value)
     interrupted = int(outcome.interrupted)
     metrics.add_metric(name="TurnsInterrupted", unit=MetricUnit.Count, value=interrupted)
 
