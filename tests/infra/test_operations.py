@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .conftest import Synth, flatten, function_ids, ref_id
+from .conftest import REPO_ROOT, Synth, flatten, function_ids, ref_id
 
 # What the README's Operations section explains; each must exist in the default deployment.
 EXPECTED_ALARMS = {
@@ -134,3 +134,38 @@ def test_dashboard_shows_the_ledger_turns_errors_and_cost_drivers(synth: Synth) 
         "BlockedRequests",
     ):
         assert name in metrics, name
+
+
+def test_readme_explains_every_alarm_and_prices_the_deployment() -> None:
+    readme = (REPO_ROOT / "README.md").read_text()
+    operations = readme[readme.index("## Operations") :]
+    operations = operations[: operations.index("\n## ", 1)]
+    for alarm in EXPECTED_ALARMS - {
+        f"{n}Errors"
+        for n in (
+            "Health",
+            "Sessions",
+            "Transcripts",
+            "Speech",
+            "History",
+            "WsConnect",
+            "WsDisconnect",
+            "WsMessages",
+        )
+    }:
+        assert f"`{alarm}`" in operations, alarm
+    assert "`<Function>Errors`" in operations
+    costs = readme[readme.index("### What it costs") : readme.index("## Operations")]
+    for item in (
+        "Bedrock",
+        "Polly",
+        "Transcribe",
+        "Lambda",
+        "API Gateway",
+        "ElastiCache",
+        "DynamoDB",
+        "CloudFront",
+        "WAF",
+    ):
+        assert item in costs, item
+    assert "per 1,000 turns" in costs
