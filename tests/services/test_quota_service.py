@@ -32,7 +32,7 @@ class MemoryCounters:
 
 
 def service(counters: MemoryCounters, **settings: int) -> QuotaService:
-    return QuotaService(counters, QuotaSettings(**settings))  # type: ignore[arg-type]
+    return QuotaService(counters, QuotaSettings(**settings))
 
 
 async def test_turns_past_the_limit_are_refused_with_the_seconds_until_the_reset() -> None:
