@@ -17,11 +17,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from voicebot import runtime, wiring
 from voicebot.config import preemption_settings
 from voicebot.contract.wire import ChatAction, PreemptiveTurn
-from voicebot.errors import ApiError, ServiceUnavailable, service_unavailable
+from voicebot.errors import ApiError, QuotaExceeded, ServiceUnavailable, service_unavailable
 from voicebot.ports import ConnectionPoster
 from voicebot.protocol import parse_client_action
 from voicebot.services.chat import TurnOutcome
-from voicebot.websocket import OK, poster_for, send_error, user_of
+from voicebot.websocket import OK, poster_for, send_done, send_error, user_of
 
 from ._observability import entry_point, logger, metrics
 
@@ -40,6 +40,8 @@ async def _chat(body: str | None, connection_id: str, poster: ConnectionPoster) 
         if not await wiring.turn_claims().claim_turn(user_id, action.turnId):
             # Another page of this user (or a resent message) already asked this turn.
             raise ApiError(409, "duplicate_turn", "This turn is already being answered.")
+        # Before the model or the synthesizer is asked anything: a refused turn costs nothing.
+        await wiring.quota_service().admit_turn(user_id)
         speech_ended_at = await _speech_end(user_id, action.turnId)
         # The answer to this very text may already be under way, held: it becomes this turn.
         if await wiring.preemptive_answers().adopt(
@@ -47,6 +49,13 @@ async def _chat(body: str | None, connection_id: str, poster: ConnectionPoster) 
         ):
             metrics.add_metric(name="PreemptiveAdopted", unit=MetricUnit.Count, value=1)
             return
+    except QuotaExceeded as exc:
+        metrics.add_metric(name="QuotaExceeded", unit=MetricUnit.Count, value=1)
+        await send_error(poster, connection_id, exc, turn_id)
+        # Like any turn that fails, it ends with done (docs/PROTOCOL.md), here with no answer.
+        if turn_id is not None:
+            await send_done(poster, connection_id, turn_id)
+        return
     except ApiError as exc:
         await send_error(poster, connection_id, exc, turn_id)
         return
@@ -56,7 +65,13 @@ async def _chat(body: str | None, connection_id: str, poster: ConnectionPoster) 
     outcome = await wiring.turn_runner().run(
         user_id, action.turnId, action.text, poster, connection_id, speech_ended_at
     )
+    await _count_speech(user_id, outcome)
     _turn_metrics(outcome)
+
+
+async def _count_speech(user_id: str, outcome: TurnOutcome) -> None:
+    """The characters a turn spoke count against the user's speech quota (services/quotas.py)."""
+    await wiring.quota_service().record_speech(user_id, sum(map(len, outcome.sentences)))
 
 
 async def _speech_end(user_id: str, turn_id: str) -> int | None:
@@ -69,6 +84,8 @@ async def _speech_end(user_id: str, turn_id: str) -> int | None:
 
 
 async def _held_turn(request: PreemptiveTurn) -> None:
+    if not await wiring.quota_service().turn_allowed(request.userId):
+        return  # the page's own chat is refused with quota_exceeded
     outcome = await wiring.turn_runner().run_held(
         request.userId,
         request.answerId,
@@ -77,6 +94,7 @@ async def _held_turn(request: PreemptiveTurn) -> None:
         wiring.held_answers(),
         preemption_settings().preemptive_hold_seconds,
     )
+    await _count_speech(request.userId, outcome)
     if outcome.discarded:
         logger.info("preemptive answer discarded unheard")
         metrics.add_metric(name="PreemptiveDiscarded", unit=MetricUnit.Count, value=1)
@@ -84,14 +102,22 @@ async def _held_turn(request: PreemptiveTurn) -> None:
     _turn_metrics(outcome)
 
 
+_LEDGER_METRICS = (
+    ("firstToken", "FirstTokenMs"),
+    ("firstSentence", "FirstSentenceMs"),
+    ("firstAudio", "FirstAudioMs"),
+)
+
+
 def _turn_metrics(outcome: TurnOutcome) -> None:
     ledger = outcome.ledger
-    if "firstAudio" in ledger:
-        # From the page's chat: for an adopted turn that is its adoption, and audio made while
-        # it was held went out at that moment.
-        asked = ledger.get("adopted", ledger["received"])
-        first_audio_ms = max(ledger["firstAudio"], asked) - asked
-        metrics.add_metric(name="FirstAudioMs", unit=MetricUnit.Milliseconds, value=first_audio_ms)
+    # From the page's chat: for an adopted turn that is its adoption, and what was made while
+    # it was held went out at that moment. The dashboard plots the three (cdk/operations.py).
+    asked = ledger.get("adopted", ledger.get("received"))
+    for mark, metric in _LEDGER_METRICS:
+        if asked is not None and mark in ledger:
+            value = max(ledger[mark], asked) - asked
+            metrics.add_metric(name=metric, unit=MetricUnit.Milliseconds, value=value)
     interrupted = int(outcome.interrupted)
     metrics.add_metric(name="TurnsInterrupted", unit=MetricUnit.Count, value=interrupted)
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from . import wiring
 from .adapters.connections import endpoint_from_request
-from .contract.wire import ErrorEvent
+from .contract.wire import DoneEvent, ErrorEvent
 from .errors import ApiError
 from .ports import ConnectionPoster
 from .protocol import encode_event
@@ -30,7 +30,15 @@ async def user_of(connection_id: str) -> str:
 async def send_error(
     poster: ConnectionPoster, connection_id: str, exc: ApiError, turn_id: str | None = None
 ) -> None:
-    event = ErrorEvent(code=exc.code, message=exc.message, turnId=turn_id)
+    event = ErrorEvent(
+        code=exc.code, message=exc.message, turnId=turn_id, retryAfter=exc.retry_after
+    )
+    await poster.post(connection_id, encode_event(event))
+
+
+async def send_done(poster: ConnectionPoster, connection_id: str, turn_id: str) -> None:
+    """End a turn that was refused before it started: no text, no ledger."""
+    event = DoneEvent(turnId=turn_id, text="", interrupted=False, ledger={})
     await poster.post(connection_id, encode_event(event))
 
 

@@ -17,6 +17,7 @@ from .config import (
     conversation_settings,
     history_settings,
     preemption_settings,
+    quota_settings,
     redis_settings,
     reset_settings,
     service_settings,
@@ -44,8 +45,11 @@ from .services.speech import SpeechService
 from .tokens import TokenSigner
 
 if TYPE_CHECKING:
+    import redis.asyncio as aioredis
+
     from .adapters.redis_bus import RedisBus
     from .services.chat import TurnRunner
+    from .services.quotas import QuotaService
 
 
 def _secret_value(arn: str) -> str:
@@ -80,18 +84,23 @@ def session_service() -> SessionService:
 
 
 @lru_cache(maxsize=1)
-def _redis_bus() -> RedisBus:
+def _redis_client() -> aioredis.Redis:
     import redis.asyncio as aioredis
-
-    from .adapters.redis_bus import RedisBus
 
     settings = redis_settings()
     kwargs: dict[str, Any] = {"socket_connect_timeout": 2, "socket_timeout": 5}
     if settings.redis_auth_secret_arn:
         kwargs["password"] = _secret_value(settings.redis_auth_secret_arn)
-    client = aioredis.from_url(settings.redis_url, **kwargs)
+    return aioredis.from_url(settings.redis_url, **kwargs)
+
+
+@lru_cache(maxsize=1)
+def _redis_bus() -> RedisBus:
+    from .adapters.redis_bus import RedisBus
+
+    settings = redis_settings()
     return RedisBus(
-        client,
+        _redis_client(),
         stream_maxlen=settings.transcript_stream_maxlen,
         stream_ttl_seconds=settings.transcript_ttl_seconds,
         connection_ttl_seconds=settings.connection_ttl_seconds,
@@ -117,6 +126,14 @@ def turn_claims() -> TurnClaims:
 
 def cancel_flags() -> CancelFlags:
     return _redis_bus()
+
+
+@lru_cache(maxsize=1)
+def quota_service() -> QuotaService:
+    from .adapters.redis_quotas import RedisQuotaCounters
+    from .services.quotas import QuotaService
+
+    return QuotaService(RedisQuotaCounters(_redis_client()), quota_settings())
 
 
 _embedded_poster: ConnectionPoster | None = None
@@ -295,7 +312,9 @@ def reset() -> None:
     for fn in (
         signer,
         session_service,
+        _redis_client,
         _redis_bus,
+        quota_service,
         preemptive_answers,
         history_store,
         history_service,

@@ -14,19 +14,28 @@ POWERTOOLS = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"}
 REDIS = {"REDIS_URL", "REDIS_AUTH_SECRET_ARN"}
 SPEECH = {"TTS_PROVIDER", "TTS_VOICE", "TTS_LANGUAGE", "POLLY_ENGINE"}
 PREEMPTION = {"PREEMPTIVE_ANSWERS", "PREEMPTIVE_TURN_FUNCTION"}
+# The per-user quotas (services/quotas.py), read where turns and speech are billed.
+QUOTAS = {
+    "QUOTA_TURNS",
+    "QUOTA_TURNS_WINDOW_SECONDS",
+    "QUOTA_SPEECH_CHARS",
+    "QUOTA_SPEECH_WINDOW_SECONDS",
+}
 
 EXPECTED_ENVIRONMENT: dict[str, set[str]] = {
     "health": set(),
     "sessions": {"TOKEN_SECRET_ARN", "TOKEN_TTL_SECONDS"},
     # Preemptive answers: the transcripts function starts them in the chat function.
     "transcripts": {"TOKEN_SECRET_ARN", "CONNECTIONS_ENDPOINT"} | REDIS | PREEMPTION,
-    "speech": {"TOKEN_SECRET_ARN"} | SPEECH,
+    # Redis holds the speech quota's counters.
+    "speech": {"TOKEN_SECRET_ARN"} | SPEECH | REDIS | QUOTAS,
     "history": {"TOKEN_SECRET_ARN", "HISTORY_TABLE"},
     "ws_connect": {"TOKEN_SECRET_ARN"} | REDIS,
     "ws_disconnect": REDIS,
     "ws_messages": REDIS | {"HISTORY_TABLE"},
     "chat": REDIS
     | SPEECH
+    | QUOTAS
     | {
         "HISTORY_TABLE",
         "HISTORY_WINDOW_TURNS",
@@ -42,7 +51,7 @@ EXPECTED_ENVIRONMENT: dict[str, set[str]] = {
         "PREEMPTIVE_ANSWERS",
     },
 }
-IN_VPC = {"transcripts", "ws_connect", "ws_disconnect", "ws_messages", "chat"}
+IN_VPC = {"transcripts", "speech", "ws_connect", "ws_disconnect", "ws_messages", "chat"}
 
 
 @pytest.fixture(scope="module")

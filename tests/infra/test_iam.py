@@ -98,7 +98,14 @@ def test_signing_key_is_readable_only_by_functions_that_sign_or_verify(synth: Sy
 
 def test_cache_token_is_readable_only_by_the_redis_functions(synth: Synth) -> None:
     readers = _secret_readers(synth, "CacheAuthToken")
-    assert readers == {"transcripts", "ws_connect", "ws_disconnect", "ws_messages", "chat"}
+    assert readers == {
+        "transcripts",
+        "speech",
+        "ws_connect",
+        "ws_disconnect",
+        "ws_messages",
+        "chat",
+    }
 
 
 def test_only_chat_invokes_bedrock_and_only_the_configured_model(synth: Synth) -> None:

@@ -232,7 +232,11 @@ const handlers = {
       dropTurn(event.turnId); // another page of ours is answering this question
       return;
     }
-    const message = t("err.server", { code: event.code, message: event.message });
+    // Over a quota the server says when it resets; the user reads that, not the code.
+    const message =
+      event.code === "quota_exceeded"
+        ? t("err.quota", { seconds: event.retryAfter ?? 60 })
+        : t("err.server", { code: event.code, message: event.message });
     const turn = event.turnId && turns.get(event.turnId);
     if (turn) turn.view.addError(message);
     showAlert(message);

@@ -82,7 +82,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "speech",
         "POST /api/speech: text to OGG Vorbis",
         timeout_seconds=20,
-        settings=(s.TokenSettings, s.SpeechSettings),
+        # Redis holds the speech quota (so this function runs in the VPC, like the others).
+        settings=(s.TokenSettings, s.SpeechSettings, s.RedisSettings, s.QuotaSettings),
         synthesize_speech=True,
     ),
     FunctionSpec(
@@ -128,6 +129,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             # A held (preemptive) turn has no WebSocket event to find @connections from.
             s.ConnectionsSettings,
             s.PreemptionSettings,
+            s.QuotaSettings,
         ),
         table_actions=("dynamodb:Query", "dynamodb:PutItem"),
         manage_connections=True,

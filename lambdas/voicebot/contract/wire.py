@@ -197,6 +197,8 @@ class ErrorEvent(ServerEvent):
     code: str
     message: str
     turnId: str | None = None
+    # Seconds until the same request may succeed (quota_exceeded: when the quota's window resets).
+    retryAfter: int | None = None
 
 
 class PongEvent(ServerEvent):
