@@ -48,6 +48,8 @@ async def _chat(body: str | None, connection_id: str, poster: ConnectionPoster) 
         ):
             metrics.add_metric(name="PreemptiveAdopted", unit=MetricUnit.Count, value=1)
             return
+        # 0 for every turn started, so the metric's average is the share of turns adopted.
+        metrics.add_metric(name="PreemptiveAdopted", unit=MetricUnit.Count, value=0)
         starter = wiring.turn_starter()
         if starter is None:
             raise RuntimeError("Set PREEMPTIVE_TURN_FUNCTION (the chat function's name).")
