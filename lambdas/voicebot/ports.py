@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from .contract.wire import TranscriptEvent, TranscriptPost
+from .contract.wire import TranscriptEvent, TranscriptPost, TurnInvocation
 
 AppendStatus = Literal["new", "repeat", "stale", "closed"]
 
@@ -137,9 +137,10 @@ class QuotaCounters(Protocol):
 
 
 class TurnStarter(Protocol):
-    """Starts a preemptive turn in the chat function without waiting for it."""
+    """Starts a turn in the chat function without waiting for it: a page's turn handed over by
+    the chat route, or a preemptive turn started by the transcripts function."""
 
-    async def start(self, user_id: str, answer_id: str, text: str) -> None: ...
+    async def start(self, turn: TurnInvocation) -> None: ...
 
 
 class ConnectionPoster(Protocol):

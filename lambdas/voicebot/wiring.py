@@ -6,12 +6,14 @@ This is the only place that reads settings and picks adapters, so handlers stay 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from . import config
 from .config import (
+    HistorySettings,
+    RedisSettings,
     chat_settings,
     connections_settings,
     conversation_settings,
@@ -37,6 +39,7 @@ from .ports import (
     TurnClaims,
     TurnStarter,
 )
+from .services.health import HealthCheck
 from .services.history import HistoryService
 from .services.preemption import PreemptiveAnswers
 from .services.relay import TranscriptRelay
@@ -290,6 +293,18 @@ def turn_runner() -> TurnRunner:
             synthesis_concurrency=chat.synthesis_concurrency,
         ),
     )
+
+
+def health_check() -> HealthCheck:
+    """What GET /api/health probes: each backing service this function has settings for."""
+    names = config.environ()
+    probes: dict[str, Callable[[], Awaitable[object]]] = {}
+    if RedisSettings.variable("redis_url") in names:
+        # A read of a key that never exists: one round trip, through the functions' own client.
+        probes["redis"] = lambda: connection_registry().owner("health-probe")
+    if HistorySettings.variable("history_table") in names:
+        probes["dynamodb"] = lambda: history_store().recent("health-probe", 1)
+    return HealthCheck(probes)
 
 
 def max_body_bytes() -> int:

@@ -22,7 +22,7 @@ def _env(synth: Synth, key: str) -> dict[str, Any]:
     return dict(_function(synth, key)["Environment"]["Variables"])
 
 
-@pytest.mark.parametrize("key", ["chat", "speech"])
+@pytest.mark.parametrize("key", ["chat", "speech", "ws_chat"])
 def test_functions_that_bill_read_the_quota_settings_with_their_defaults(
     synth: Synth, key: str
 ) -> None:
@@ -34,7 +34,7 @@ def test_functions_that_bill_read_the_quota_settings_with_their_defaults(
 
 
 def test_functions_that_bill_nothing_are_not_told_the_quotas(synth: Synth) -> None:
-    for key in set(function_ids(synth)) - {"chat", "speech"}:
+    for key in set(function_ids(synth)) - {"chat", "speech", "ws_chat"}:
         assert not QUOTA_VARIABLES & set(_env(synth, key)), key
 
 
@@ -44,7 +44,7 @@ def test_speech_reaches_redis_for_its_quota(synth: Synth) -> None:
 
 
 def test_quota_context_reaches_the_functions(limits: Synth) -> None:
-    for key in ("chat", "speech"):
+    for key in ("chat", "speech", "ws_chat"):
         env = _env(limits, key)
         assert (env["QUOTA_TURNS"], env["QUOTA_SPEECH_CHARS"]) == ("7", "900")
 

@@ -12,7 +12,7 @@ from .conftest import REPO_ROOT, Synth, flatten, function_ids, ref_id
 EXPECTED_ALARMS = {
     *(f"{''.join(p.capitalize() for p in key.split('_'))}Errors" for key in (
         "health", "sessions", "transcripts", "speech", "history",
-        "ws_connect", "ws_disconnect", "ws_messages", "chat",
+        "ws_connect", "ws_disconnect", "ws_messages", "ws_chat", "chat",
     )),
     "ChatThrottles",
     "ChatDurationNearTimeout",

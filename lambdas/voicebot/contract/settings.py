@@ -228,8 +228,9 @@ class PreemptionSettings(EnvSettings):
     preemptive_answers: bool = Field(
         default=True, json_schema_extra=context_key("preemptiveAnswers")
     )
-    # The function that runs a preemptive turn (the chat function, invoked asynchronously); the
-    # local stack and the tests run it in-process instead.
+    # The function that runs the turns this one starts (the chat function, invoked
+    # asynchronously): the chat route's page turns and the transcripts function's preemptive
+    # turns. The local stack and the tests run it in-process instead.
     preemptive_turn_function: str | None = None
     # A held answer no page adopted within this time is discarded.
     preemptive_hold_seconds: float = Field(default=10.0, gt=0.0, le=60.0)
