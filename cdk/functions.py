@@ -24,7 +24,7 @@ from voicebot.contract.settings import (
     SessionSettings,
     TokenSettings,
 )
-from voicebot.contract.wire import ChatAction
+from voicebot.contract.wire import PageTurn
 
 from . import constants as c
 from .cache import TranscriptCache
@@ -203,7 +203,7 @@ class VoicebotFunctions(Construct):
     def _reserved_concurrency(self, spec: FunctionSpec) -> int | None:
         """Chat turns run for minutes: reserved concurrency keeps a flood of them from taking
         the account's whole Lambda concurrency (and caps what they can cost at once)."""
-        if spec.key != ChatAction.function:
+        if spec.key != PageTurn.function:  # the function that runs the turns
             return None
         return self._settings.chat_reserved_concurrency or None
 

@@ -9,7 +9,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from voicebot.contract.routes import FUNCTIONS
-from voicebot.contract.wire import ChatAction
+from voicebot.contract.wire import PageTurn
 
 from . import constants as c
 from .bundling import lambda_code
@@ -141,7 +141,7 @@ class VoicebotStack(Stack):
             watched=Watched(
                 functions=functions_by_key,
                 chat_timeout_seconds=next(
-                    spec.timeout_seconds for spec in FUNCTIONS if spec.key == ChatAction.function
+                    spec.timeout_seconds for spec in FUNCTIONS if spec.key == PageTurn.function
                 ),
                 chat_reserved_concurrency=settings.chat_reserved_concurrency,
                 rest_api=rest.api,

@@ -151,6 +151,7 @@ def test_readme_explains_every_alarm_and_prices_the_deployment() -> None:
             "WsConnect",
             "WsDisconnect",
             "WsMessages",
+            "WsChat",
         )
     }:
         assert f"`{alarm}`" in operations, alarm
