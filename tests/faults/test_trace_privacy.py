@@ -56,8 +56,11 @@ def traces(monkeypatch: pytest.MonkeyPatch) -> Iterator[KeptEmitter]:
     segment per thread, every finished subsegment streamed out (here: kept)."""
     # Each function's Tracer is built when its module is imported, and (tracing being off in
     # tests) turns the SDK off then: import them all before turning it on.
-    for route in (*routes.REST_ROUTES, *routes.WEBSOCKET_ROUTES):
-        importlib.import_module(routes.handler_module(route.function))
+    functions = {r.function for r in routes.REST_ROUTES} | {
+        r.function for r in routes.WEBSOCKET_ROUTES
+    }
+    for function in functions:
+        importlib.import_module(routes.handler_module(function))
     monkeypatch.setenv(
         TRACE_HEADER, "Root=1-6b0ec0cd-ec23e0dae7061cd52ace6b4f;Parent=53995c3f42cd8ad8;Sampled=1"
     )
