@@ -2,6 +2,7 @@
 each function's entry point wears."""
 
 import functools
+import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
@@ -54,28 +55,45 @@ class PrivateTracer(Tracer):
         return self._traced(method, f"## {method.__module__}.{method.__qualname__}")
 
     def _traced(self, fn: F, name: str, annotate: Callable[[Any], None] | None = None) -> F:
+        if inspect.iscoroutinefunction(fn):
+
+            @functools.wraps(fn)
+            async def call_async(*args: Any, **kwargs: Any) -> Any:
+                async with self.provider.in_subsegment_async(name=name) as segment:
+                    if annotate is not None:
+                        annotate(segment)
+                    try:
+                        return await fn(*args, **kwargs)
+                    except Exception as exc:
+                        failure = _note_failure(segment, exc)
+                raise failure
+
+            return cast(F, call_async)
+
         @functools.wraps(fn)
         def call(*args: Any, **kwargs: Any) -> Any:
-            failure: BaseException | None = None
             with self.provider.in_subsegment(name=name) as segment:
-                subsegment: Any = segment  # the X-Ray SDK's (or its disabled stand-in)
                 if annotate is not None:
-                    annotate(subsegment)
+                    annotate(segment)
                 try:
                     return fn(*args, **kwargs)
                 except Exception as exc:
-                    # Caught inside the subsegment and raised outside it, so the SDK never
-                    # writes the exception's message or stack into the trace.
-                    if isinstance(exc, ApiError) and exc.status < 500:
-                        subsegment.put_annotation(key="ErrorCode", value=exc.code)
-                    else:
-                        subsegment.add_fault_flag()
-                        subsegment.put_annotation(key="Fault", value=type(exc).__name__)
-                    failure = exc
-            assert failure is not None
+                    failure = _note_failure(segment, exc)
             raise failure
 
         return cast(F, call)
+
+
+def _note_failure(segment: Any, exc: Exception) -> Exception:
+    """Marks the subsegment (the X-Ray SDK's, or its disabled stand-in) with what failed: an
+    error code, or the type of a fault. The caller raises the exception after leaving the
+    subsegment, so the SDK never writes its message or stack into the trace."""
+    if isinstance(exc, ApiError) and exc.status < 500:
+        segment.put_annotation(key="ErrorCode", value=exc.code)
+    else:
+        segment.add_fault_flag()
+        segment.put_annotation(key="Fault", value=type(exc).__name__)
+    return exc
 
 
 logger = Logger(service="voicebot")

@@ -10,6 +10,7 @@ the exception of a refused request with its message.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import io
 import json
@@ -28,6 +29,7 @@ from handlers._observability import logger as function_logger
 from tests.handlers import conftest as handler_harness
 from tests.handlers.conftest import Api
 from voicebot.contract import routes
+from voicebot.errors import ApiError
 
 api, environment = handler_harness.api, handler_harness.environment
 recorder, bedrock, polly = handler_harness.recorder, handler_harness.bedrock, handler_harness.polly
@@ -162,3 +164,25 @@ def test_a_failure_marks_a_fault_with_its_type_only(
     documents = everything(traces)
     assert session["token"] not in documents and "leaked" not in documents
     assert '"Fault": "RuntimeError"' in documents and '"fault": true' in documents
+
+
+def test_traced_coroutines_record_no_return_value_or_error_message(traces: KeptEmitter) -> None:
+    from handlers._observability import tracer
+    from voicebot.errors import bad_request
+
+    @tracer.capture_method
+    async def answer(text: str) -> str:
+        return f"{text}!"
+
+    @tracer.capture_method
+    async def refuse(text: str) -> str:
+        raise bad_request(f"no {text}")
+
+    assert asyncio.run(answer(QUESTION)) == f"{QUESTION}!"
+    with pytest.raises(ApiError):
+        asyncio.run(refuse(QUESTION))
+    documents = everything(traces)
+    assert QUESTION not in documents and json.dumps(QUESTION)[1:-1] not in documents
+    names = subsegment_names(documents)
+    assert any(name.endswith(".answer") for name in names), names
+    assert '"ErrorCode": "bad_request"' in documents and '"cause"' not in documents
