@@ -9,7 +9,7 @@ from .adapters.connections import endpoint_from_request
 from .contract.wire import DoneEvent, ErrorEvent
 from .errors import ApiError
 from .ports import ConnectionPoster
-from .protocol import encode_event
+from .protocol import InvalidAction, encode_event
 
 
 def management_endpoint(request_context: Any) -> str:
@@ -30,6 +30,8 @@ async def user_of(connection_id: str) -> str:
 async def send_error(
     poster: ConnectionPoster, connection_id: str, exc: ApiError, turn_id: str | None = None
 ) -> None:
+    if turn_id is None and isinstance(exc, InvalidAction):
+        turn_id = exc.turn_id  # the message failed validation, but it named its turn
     event = ErrorEvent(
         code=exc.code, message=exc.message, turnId=turn_id, retryAfter=exc.retry_after
     )

@@ -48,7 +48,15 @@ let session = null;
 let connectionState = "offline";
 let connectionDetail;
 
-const observed = { events: [], sent: [], played: player.log, turns: {}, interruptions: [] };
+// `skipped`: sentences the player skipped for want of audio (player.js).
+const observed = {
+  events: [],
+  sent: [],
+  played: player.log,
+  skipped: player.skipped,
+  turns: {},
+  interruptions: [],
+};
 
 // What the person says while the bot answers: a backchannel (네, uh-huh) lets it go on, other
 // speech ducks it at once and stops it once the policy is sure (config.json `interruption`).
@@ -216,6 +224,7 @@ const handlers = {
     const turn = turns.get(event.turnId);
     if (!turn) return;
     turn.done = true;
+    player.finish(event.turnId); // audio still missing now will not come: skip it when due
     turn.view.setText(event.text);
     turn.view.setState(event.interrupted || turn.cut ? "interrupted" : "done");
     turn.view.setLedger(event.ledger ?? {});

@@ -239,7 +239,7 @@ def route_key_for(body: str | bytes | None) -> str:
     """WebSocket route selection, as the API's ``$request.body.action`` expression does it."""
     try:
         action = json.loads(body or "").get("action")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):  # RecursionError: nested too deeply
         return DEFAULT.route_key
     return action if isinstance(action, str) and action in ACTION_NAMES else DEFAULT.route_key
 
