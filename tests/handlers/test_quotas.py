@@ -15,6 +15,8 @@ from .test_preemption import ThreadTurnStarter, post
 
 @pytest.fixture
 def starter(api: Api, environment: HandlerEnvironment) -> Iterator[ThreadTurnStarter]:
+    # The handler tests run with preemptive answers off unless a test turns them on.
+    environment.set(PREEMPTIVE_ANSWERS="true")
     threads = ThreadTurnStarter()
     wiring.use_turn_starter(threads)
     yield threads
