@@ -1,4 +1,5 @@
-"""POST /api/sessions and POST /api/sessions/refresh — issue tokens for a server-chosen user id."""
+"""POST /api/sessions, /api/sessions/refresh and /api/sessions/device — issue tokens for a
+server-chosen user id (the last one: a device renews its own device token)."""
 
 from typing import Any
 
@@ -31,7 +32,17 @@ def refresh_session(event: APIGatewayProxyEvent) -> HttpResponse:
     return HttpResponse(200, wiring.session_service().refresh(claims))
 
 
-ROUTES = {routes.CREATE_SESSION: create_session, routes.REFRESH_SESSION: refresh_session}
+@tracer.capture_method
+def refresh_device_token(event: APIGatewayProxyEvent) -> HttpResponse:
+    claims = require(event, "device")
+    return HttpResponse(200, wiring.session_service().refresh_device(claims))
+
+
+ROUTES = {
+    routes.CREATE_SESSION: create_session,
+    routes.REFRESH_SESSION: refresh_session,
+    routes.REFRESH_DEVICE_TOKEN: refresh_device_token,
+}
 
 
 @entry_point(emits_metrics=True)
