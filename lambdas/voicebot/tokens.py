@@ -180,7 +180,15 @@ class TokenSigner:
             return None
         return session_started_at + self._max_session
 
-    def verify(self, token: str | None, scope: Scope, now: float | None = None) -> Claims:
+    def verify(
+        self,
+        token: str | None,
+        scope: Scope,
+        now: float | None = None,
+        *,
+        allow_expired: bool = False,
+    ) -> Claims:
+        """The claims of a valid token; ``allow_expired`` for renewals bounded by session age."""
         if not token or len(token) > 1024:
             raise unauthorized()
         # Anything outside ASCII cannot be base64url or a signature; refuse it before hashing.
@@ -199,7 +207,7 @@ class TokenSigner:
         except (ValueError, KeyError, TypeError, AttributeError):
             raise unauthorized("The token is malformed.") from None
         current_time = int(now if now is not None else time.time())
-        if expires_at <= current_time:
+        if expires_at <= current_time and not allow_expired:
             raise unauthorized("The token has expired.")
         if signed_with == "previous" and issued_at and issued_at + self._grace <= current_time:
             raise unauthorized("The token was signed with a retired key.")

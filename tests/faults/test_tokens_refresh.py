@@ -100,3 +100,18 @@ def test_near_the_end_a_refresh_gives_a_token_that_expires_with_the_session() ->
     status, body = call(routes.REFRESH_DEVICE_TOKEN, old_session_token("device", MAX_AGE - 120))
     assert status == 200
     assert body["expiresAt"] == body["sessionExpiresAt"] <= int(time.time()) + 120
+
+
+def test_a_device_whose_token_expired_overnight_renews_it_within_the_session() -> None:
+    now = int(time.time())
+    expired, _ = TokenSigner(SECRET.encode(), TTL).issue(
+        "u_night", "device", now=now - TTL - 60, session_started_at=now - TTL - 60
+    )
+    status, body = call(routes.REFRESH_DEVICE_TOKEN, expired)
+    assert status == 200, body
+    assert wiring.signer().verify(body["deviceToken"], "device").user_id == "u_night"
+    # ... but an expired token is no good anywhere else, a page's refresh included.
+    expired_client, _ = TokenSigner(SECRET.encode(), TTL).issue(
+        "u_night", "client", now=now - TTL - 60, session_started_at=now - TTL - 60
+    )
+    assert call(routes.REFRESH_SESSION, expired_client)[0] == 401

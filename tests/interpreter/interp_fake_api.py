@@ -9,6 +9,7 @@ as a restarting API would be, and can answer chosen statuses to chosen posts (``
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import threading
@@ -32,6 +33,7 @@ class FakeTranscriptsApi:
     def __init__(self, token: str = "device-token") -> None:
         self.token = token
         self.tokens = {token}  # every token that is still accepted
+        self.expired: set[str] = set()  # refused for posts, still renewable (within the session)
         self.renewals = 0
         self.refuse_renewal = False
         # Called with each well-formed post (before it is accepted): a status to answer instead.
@@ -85,15 +87,19 @@ class FakeTranscriptsApi:
     def expire(self) -> None:
         """Every token issued so far expires: a post with one is 401 until the device renews."""
         with self._lock:
+            self.expired |= self.tokens
             self.tokens.clear()
 
     def _renew(self, authorization: str) -> tuple[int, dict[str, Any]]:
         with self._lock:
-            known = authorization.removeprefix("Bearer ") in self.tokens
+            known = authorization.removeprefix("Bearer ") in self.tokens | self.expired
             if self.refuse_renewal or not known:
                 return 401, _error("unauthorized", "missing or invalid token")
             self.renewals += 1
-            self.token = f"device-token-{self.renewals}"
+            now = int(time.time())
+            claims = {"sub": "u_fake", "scp": "device", "exp": now + 3600, "iat": now}
+            payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+            self.token = f"v1.{payload}.renewal{self.renewals}"  # shaped like a real token
             self.tokens.add(self.token)
             return 200, {"userId": "u_fake", "deviceToken": self.token, "expiresAt": 0}
 
