@@ -45,9 +45,8 @@ async def listen(tmp_path: Path, api: FakeTranscriptsApi, fake: FakeTranscribe) 
         wav=TWO_UTTERANCES_WAV,
         realtime=True,  # the reconnects happen while the utterance is still being spoken
         quiet=True,
-        outbox_path=tmp_path / "outbox.db",
     )
-    publisher = TranscriptPublisher(api.url, api.token)
+    publisher = TranscriptPublisher(api.url, api.token)  # in memory: this test is about recognition
     return await run(settings, recognizer=recognizer, publisher=publisher)
 
 
