@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import sqlite3
 from collections import deque
 from dataclasses import dataclass
 from typing import Literal
@@ -145,7 +146,14 @@ class TranscriptPublisher:
             self._make_room()
         queued = _Queued(post)
         if post.final and self._store is not None:
-            queued.row = self._store.put(post)
+            try:
+                queued.row = self._store.put(post)
+            except sqlite3.Error as exc:  # a full or failing disk: still deliver it from memory
+                log.error(
+                    "could not write a final transcript to the outbox file (%s); it is kept in "
+                    "memory only and would not survive a crash",
+                    exc,
+                )
         self._outbox.append(queued)
         self._idle.clear()
         self._has_work.set()

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from interpreter.outbox import DurableOutbox, user_key
+from interpreter.outbox import DurableOutbox, OutboxError, user_key
 from interpreter.publisher import TranscriptPost, TranscriptPublisher
 from interpreter.tokens import DeviceCredentials
 from tests.faults.device_harness import FakeTranscriptsApi
@@ -164,3 +164,30 @@ async def test_a_token_near_its_expiry_is_renewed_before_any_post_is_refused(
     restarted = DeviceCredentials(near, saved=outbox.saved_token())
     assert restarted.token == api.token != near
     outbox.close()
+
+
+async def test_finals_left_under_another_users_token_are_not_sent_with_this_one(
+    api: FakeTranscriptsApi, tmp_path: Path
+) -> None:
+    path = tmp_path / "outbox.db"
+    theirs = DurableOutbox(path, user_key(token_expiring_in(3600)))  # another user's device token
+    theirs.put(final("someone-else"))
+    theirs.close()
+
+    ours = DurableOutbox(path, user_key(api.token))
+    publisher = publisher_for(api, ours)
+    publisher.submit(final("mine"))
+    assert await deliver(publisher)
+    assert relayed_finals(api) == ["mine"]
+    assert ours.others() == 1  # still kept for its own user
+    ours.close()
+
+
+def test_two_interpreters_cannot_share_one_outbox_file(tmp_path: Path) -> None:
+    first = DurableOutbox(tmp_path / "outbox.db", "u_1")
+    try:
+        with pytest.raises(OutboxError, match="another interpreter is using it"):
+            DurableOutbox(tmp_path / "outbox.db", "u_1")
+    finally:
+        first.close()
+    DurableOutbox(tmp_path / "outbox.db", "u_1").close()  # free again once the first is closed

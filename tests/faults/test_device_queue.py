@@ -5,8 +5,10 @@ what it had kept: every final reaches the page exactly once, under its own utter
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -65,6 +67,22 @@ def interpreter(
     )
 
 
+def finals_on_disk(path: Path) -> int:
+    if not path.exists():
+        return 0
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        try:
+            return int(db.execute("SELECT COUNT(*) FROM finals").fetchone()[0])
+        except sqlite3.Error:
+            return 0
+
+
+def settle_until(condition: Any, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def wait_until(condition: Any, timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
@@ -102,7 +120,9 @@ def test_finals_survive_kill_9_and_a_restart_exactly_once(
             60,
             "both finals from the recognizer",
         )
-        time.sleep(0.5)  # the interpreter hands each final to its publisher as it arrives
+        # The interpreter hands each final to its publisher as it arrives; give a loaded
+        # machine time to do so (an interpreter without an outbox file just waits this out).
+        settle_until(lambda: finals_on_disk(tmp_path / "outbox.db") >= 2, 10)
         assert first.poll() is None, first.stdout.read() if first.stdout else ""
         victim.append(first)
         outage.clear()
