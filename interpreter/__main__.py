@@ -38,8 +38,11 @@ Riva needs `pip install -r requirements/riva.txt`; see docs/RIVA.md.
 
 Exit status: {EXIT_OK} done (a file was transcribed and delivered, or SIGTERM), {EXIT_FAILURE} a
 transcript could not be delivered in time or the audio/recognizer could not be set up,
-{EXIT_USAGE} bad settings, {EXIT_AUTH} the API refused the token, {EXIT_API_UNREACHABLE} the API
-could not be reached at start.
+{EXIT_USAGE} bad settings, {EXIT_AUTH} the API refused the token and would not renew it,
+{EXIT_API_UNREACHABLE} the API could not be reached at start.
+
+The device token is renewed before it expires (POST /api/sessions/device) and after a 401, until
+its session reaches the API's maximum age; the latest token is kept in the --outbox file.
 """
 
 
@@ -223,7 +226,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--queue-size",
         type=int,
         metavar="N",
-        help="transcripts kept while the API is away; finals are never dropped (default: 100)",
+        help="transcripts kept while the API is away; partials are dropped first, a final only "
+        "when nothing else is left, with an error in the log (default: 1000)",
+    )
+    out.add_argument(
+        "--outbox",
+        dest="outbox_path",
+        type=Path,
+        metavar="FILE",
+        help="file that keeps undelivered finals and the latest device token across crashes "
+        "and restarts (default: $XDG_STATE_HOME/voicebot/interpreter-outbox.db, else "
+        "~/.local/state/voicebot/interpreter-outbox.db)",
+    )
+    out.add_argument(
+        "--max-attempts",
+        type=int,
+        metavar="N",
+        help="tries of a post the API answers with 429/5xx/408 before it is set aside (a final "
+        "is kept for the next start); an unreachable API is retried until it is back (default: 8)",
     )
     out.add_argument(
         "--drain-timeout-s",

@@ -11,19 +11,23 @@ import sys
 from voicebot.contract.endpointing import EndOfTurnRule
 
 from .config import Settings
+from .outbox import DurableOutbox, OutboxError, user_key
 from .pipeline import TranscriptionPipeline
 from .publisher import ApiAuthError, ApiUnavailableError, TranscriptPublisher
 from .recognizers import Recognizer, RecognizerError, build_recognizer
 from .sources import AudioSource, MicrophoneSource, SourceError, WavFileSource
+from .tokens import DeviceCredentials
 from .vad import VoiceGate, WebRtcSpeechClassifier
 from .view import TerminalView
 
 log = logging.getLogger("interpreter")
 
 EXIT_OK = 0
-EXIT_FAILURE = 1  # a transcript could not be delivered before the drain timeout, or a setup error
+# A transcript could not be delivered before the drain timeout (or was set aside after repeated
+# API errors), or a setup error.
+EXIT_FAILURE = 1
 EXIT_USAGE = 2  # bad or missing settings (argparse uses 2 as well)
-EXIT_AUTH = 3  # the API refused the device token
+EXIT_AUTH = 3  # the API refused the device token and would not renew it
 EXIT_API_UNREACHABLE = 4  # the API was not reachable at start
 
 
@@ -60,9 +64,35 @@ async def run(
             "or VOICEBOT_API_URL and VOICEBOT_DEVICE_TOKEN."
         )
         return EXIT_USAGE
-    publisher = publisher or TranscriptPublisher(
-        settings.api_url, settings.device_token.get_secret_value(), max_pending=settings.queue_size
-    )
+    outbox: DurableOutbox | None = None
+    if publisher is None:
+        token = settings.device_token.get_secret_value()
+        try:
+            outbox = DurableOutbox(settings.resolved_outbox_path(), user_key(token))
+        except OutboxError as exc:
+            log.error("%s", exc)
+            return EXIT_FAILURE
+        credentials = DeviceCredentials(token, saved=outbox.saved_token(), save=outbox.save_token)
+        publisher = TranscriptPublisher(
+            settings.api_url,
+            credentials,
+            max_pending=settings.queue_size,
+            max_attempts=settings.max_attempts,
+            outbox=outbox,
+        )
+    try:
+        return await _run(settings, publisher, recognizer, source)
+    finally:
+        if outbox is not None:
+            outbox.close()
+
+
+async def _run(
+    settings: Settings,
+    publisher: TranscriptPublisher,
+    recognizer: Recognizer | None,
+    source: AudioSource | None,
+) -> int:
     try:
         await publisher.check_reachable()
         if recognizer is None:
@@ -86,6 +116,7 @@ async def run(
         show=view.show if view else None,
     )
     delivery = asyncio.create_task(publisher.run())
+    renewal = asyncio.create_task(publisher.keep_token_fresh())
     listening = asyncio.create_task(pipeline.run())
     _stop_on_sigterm(listening)
     try:
@@ -105,6 +136,13 @@ async def run(
             )
             return EXIT_FAILURE
         log.info("%d utterances heard, %d transcripts posted", pipeline.utterances, publisher.sent)
+        if publisher.parked:
+            log.error(
+                "%d final transcripts were set aside after repeated API errors; they stay in "
+                "the outbox file and go out at the next start",
+                publisher.parked,
+            )
+            return EXIT_FAILURE
         return EXIT_OK
     except ApiAuthError as exc:
         log.error("%s", exc)
@@ -115,9 +153,9 @@ async def run(
     finally:
         if view is not None:
             view.close()
-        for task in (listening, delivery):
+        for task in (listening, delivery, renewal):
             task.cancel()
-        await asyncio.gather(listening, delivery, return_exceptions=True)
+        await asyncio.gather(listening, delivery, renewal, return_exceptions=True)
 
 
 async def _drain(

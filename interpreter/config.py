@@ -62,7 +62,17 @@ class Settings(BaseSettings):
     complete_hangover_ms: int = Field(300, ge=90, le=10_000)
     incomplete_hangover_ms: int = Field(1200, ge=90, le=10_000)
     max_utterance_s: float = Field(60.0, ge=5, le=3600)
-    queue_size: int = Field(100, ge=1, le=100_000)
+    # The outbox bound (transcripts waiting for the API): partials go first when it is full, the
+    # oldest final only when nothing but finals is left (logged as an error). 1,000 finals is
+    # hours of speech.
+    queue_size: int = Field(1000, ge=1, le=100_000)
+    # Where undelivered finals (and the latest device token) survive a crash and a restart;
+    # default: $XDG_STATE_HOME/voicebot/interpreter-outbox.db (~/.local/state/...).
+    outbox_path: Path | None = None
+    # Tries of a post the API answers with 429, 5xx or 408 (or lets time out) before it is set
+    # aside (a final stays in the outbox file for the next start); an unreachable API is retried
+    # for as long as it is away.
+    max_attempts: int = Field(8, ge=1, le=1000)
     drain_timeout_s: float = Field(30.0, ge=0)
     quiet: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -107,6 +117,11 @@ class Settings(BaseSettings):
             minMs=low,
             maxMs=high,
         )
+
+    def resolved_outbox_path(self) -> Path:
+        from .outbox import default_outbox_path
+
+        return self.outbox_path or default_outbox_path()
 
     def resolved_region(self) -> str:
         return (

@@ -6,7 +6,9 @@ each other.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 from ..events import AudioFrame, TranscriptEvent
@@ -27,3 +29,40 @@ class RecognizerStream(Protocol):
 
 class Recognizer(Protocol):
     async def open_stream(self) -> RecognizerStream: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RecognizerFault:
+    """A recognizer stream failed. ``gave_up`` is False while the stream reconnects and resends."""
+
+    code: str
+    message: str
+    attempt: int
+    gave_up: bool
+
+
+FaultHandler = Callable[[RecognizerFault], None]
+
+
+def fault_logger(engine: str, log: logging.Logger) -> FaultHandler:
+    """The default fault handler: a warning per reconnect, an error when a stream gives up."""
+
+    def report(fault: RecognizerFault) -> None:
+        if fault.gave_up:
+            log.error(
+                "%s stream failed %d times (%s: %s); giving up on this utterance",
+                engine,
+                fault.attempt,
+                fault.code,
+                fault.message,
+            )
+        else:
+            log.warning(
+                "%s stream failed (%s: %s); reconnecting (attempt %d)",
+                engine,
+                fault.code,
+                fault.message,
+                fault.attempt,
+            )
+
+    return report

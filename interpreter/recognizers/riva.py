@@ -19,13 +19,13 @@ import contextlib
 import logging
 import queue
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from ..events import SAMPLE_RATE, AudioFrame, FinalTranscript, PartialTranscript, TranscriptEvent
-from .base import RecognizerError
+from .base import FaultHandler, RecognizerError, RecognizerFault, fault_logger
 
 log = logging.getLogger(__name__)
 
@@ -69,34 +69,7 @@ class RivaOptions:
         return pairs
 
 
-@dataclass(frozen=True, slots=True)
-class RecognizerFault:
-    """A gRPC stream failed. ``gave_up`` is False while the stream reconnects and resends."""
-
-    code: str
-    message: str
-    attempt: int
-    gave_up: bool
-
-
-FaultHandler = Callable[[RecognizerFault], None]
-
-
-def _log_fault(fault: RecognizerFault) -> None:
-    if fault.gave_up:
-        log.error(
-            "Riva stream failed %d times (%s: %s); giving up on this utterance",
-            fault.attempt,
-            fault.code,
-            fault.message,
-        )
-    else:
-        log.warning(
-            "Riva stream failed (%s: %s); reconnecting (attempt %d)",
-            fault.code,
-            fault.message,
-            fault.attempt,
-        )
+_log_fault = fault_logger("Riva", log)
 
 
 class RivaRecognizer:

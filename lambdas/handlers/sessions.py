@@ -1,4 +1,5 @@
-"""POST /api/sessions and POST /api/sessions/refresh — issue tokens for a server-chosen user id."""
+"""POST /api/sessions, /api/sessions/refresh and /api/sessions/device — issue tokens for a
+server-chosen user id (the last one: a device renews its own device token)."""
 
 from typing import Any
 
@@ -11,6 +12,7 @@ from voicebot.contract import routes
 from voicebot.contract.wire import SessionRequest
 from voicebot.http import HttpResponse, dispatch, json_body, require
 from voicebot.protocol import parse_model
+from voicebot.tokens import bearer
 
 from ._observability import entry_point, metrics, tracer
 
@@ -31,7 +33,20 @@ def refresh_session(event: APIGatewayProxyEvent) -> HttpResponse:
     return HttpResponse(200, wiring.session_service().refresh(claims))
 
 
-ROUTES = {routes.CREATE_SESSION: create_session, routes.REFRESH_SESSION: refresh_session}
+@tracer.capture_method
+def refresh_device_token(event: APIGatewayProxyEvent) -> HttpResponse:
+    # An expired device token may still be renewed within its session's maximum age: a device
+    # that was switched off for a night comes back by itself.
+    token = bearer(event.headers.get("Authorization"))
+    claims = wiring.signer().verify(token, "device", allow_expired=True)
+    return HttpResponse(200, wiring.session_service().refresh_device(claims))
+
+
+ROUTES = {
+    routes.CREATE_SESSION: create_session,
+    routes.REFRESH_SESSION: refresh_session,
+    routes.REFRESH_DEVICE_TOKEN: refresh_device_token,
+}
 
 
 @entry_point(emits_metrics=True)

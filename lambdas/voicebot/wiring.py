@@ -64,15 +64,23 @@ def _secret_value(arn: str) -> str:
 
 @lru_cache(maxsize=1)
 def signer() -> TokenSigner:
+    from .adapters.signing_keys import SecretsManagerKeys, inline_keys
+
     settings = token_settings()
-    if settings.token_secret is not None:
-        secret = settings.token_secret.get_secret_value()
-    elif settings.token_secret_arn:
-        secret = _secret_value(settings.token_secret_arn)
-    else:
+    keys = inline_keys(settings)
+    if keys is None and settings.token_secret_arn:
+        keys = SecretsManagerKeys(settings.token_secret_arn)
+    if keys is None:
         raise RuntimeError("Set TOKEN_SECRET or TOKEN_SECRET_ARN.")
-    # Only the sessions function issues tokens; elsewhere the lifetime is never used.
-    return TokenSigner(secret.encode(), session_settings().token_ttl_seconds)
+    sessions = session_settings()  # only the sessions function issues tokens and reads these
+    return TokenSigner(
+        keys,
+        sessions.token_ttl_seconds,
+        max_session_seconds=sessions.max_session_age_seconds,
+        reload_seconds=settings.token_key_reload_seconds,
+        retry_seconds=settings.token_key_retry_seconds,
+        previous_grace_seconds=settings.token_previous_key_grace_seconds,
+    )
 
 
 @lru_cache(maxsize=1)

@@ -12,6 +12,15 @@ from interp_fakes import SpeechSpan, speech_spans
 DATA = Path(__file__).parent / "data"
 
 
+@pytest.fixture(autouse=True)
+def outbox_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's interpreter (in-process or a child process) keeps its outbox in the test's
+    own directory, never in the user's ~/.local/state."""
+    path = tmp_path / "interpreter-outbox.db"
+    monkeypatch.setenv("VOICEBOT_OUTBOX_PATH", str(path))
+    return path
+
+
 @pytest.fixture
 def transcripts_api() -> Iterator[FakeTranscriptsApi]:
     api = FakeTranscriptsApi().start()

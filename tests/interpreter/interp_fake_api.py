@@ -2,12 +2,14 @@
 
 ``POST /api/transcripts`` answers 202 (relayed, or a repeat/stale post that is not relayed), 409
 ``utterance_closed`` after a final, 401 for a wrong token, 400 for a malformed body.
-``GET /api/health`` answers 200. The server can be taken down and brought back on the same
-port, as a restarting API would be.
+``GET /api/health`` answers 200. ``POST /api/sessions/device`` renews a device token (the old one
+stays valid until ``expire``). The server can be taken down and brought back on the same port,
+as a restarting API would be, and can answer chosen statuses to chosen posts (``fault``).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import threading
@@ -30,6 +32,12 @@ class _Utterance:
 class FakeTranscriptsApi:
     def __init__(self, token: str = "device-token") -> None:
         self.token = token
+        self.tokens = {token}  # every token that is still accepted
+        self.expired: set[str] = set()  # refused for posts, still renewable (within the session)
+        self.renewals = 0
+        self.refuse_renewal = False
+        # Called with each well-formed post (before it is accepted): a status to answer instead.
+        self.fault: Callable[[dict[str, Any]], int | None] | None = None
         self.port = 0
         self.posts: list[dict[str, Any]] = []  # every well-formed, authorized post, repeats too
         self.relayed: list[dict[str, Any]] = []  # what the page would have received
@@ -76,8 +84,27 @@ class FakeTranscriptsApi:
     def finals(self) -> list[dict[str, Any]]:
         return [post for post in self.relayed if post["final"]]
 
+    def expire(self) -> None:
+        """Every token issued so far expires: a post with one is 401 until the device renews."""
+        with self._lock:
+            self.expired |= self.tokens
+            self.tokens.clear()
+
+    def _renew(self, authorization: str) -> tuple[int, dict[str, Any]]:
+        with self._lock:
+            known = authorization.removeprefix("Bearer ") in self.tokens | self.expired
+            if self.refuse_renewal or not known:
+                return 401, _error("unauthorized", "missing or invalid token")
+            self.renewals += 1
+            now = int(time.time())
+            claims = {"sub": "u_fake", "scp": "device", "exp": now + 3600, "iat": now}
+            payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+            self.token = f"v1.{payload}.renewal{self.renewals}"  # shaped like a real token
+            self.tokens.add(self.token)
+            return 200, {"userId": "u_fake", "deviceToken": self.token, "expiresAt": 0}
+
     def _accept(self, authorization: str, raw: bytes) -> tuple[int, dict[str, Any]]:
-        if authorization != f"Bearer {self.token}":
+        if authorization.removeprefix("Bearer ") not in self.tokens:
             return 401, _error("unauthorized", "missing or invalid token")
         try:
             post = json.loads(raw)
@@ -95,6 +122,9 @@ class FakeTranscriptsApi:
             valid = False
         if not valid:
             return 400, _error("invalid_request", "bad transcript")
+        fault = self.fault(post) if self.fault is not None else None
+        if fault is not None:
+            return fault, _error("injected_fault", f"HTTP {fault} injected by the test")
         with self._lock:
             self.posts.append(post)
             utterance = self._utterances.setdefault(post["utteranceId"], _Utterance())
@@ -124,6 +154,9 @@ class FakeTranscriptsApi:
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.path == "/api/sessions/device":
+                    self._reply(*api._renew(self.headers.get("Authorization", "")))
+                    return
                 if self.path != "/api/transcripts":
                     self._reply(404, _error("not_found", self.path))
                     return

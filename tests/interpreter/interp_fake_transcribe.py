@@ -6,11 +6,15 @@ signature, and answers ``TranscriptEvent`` messages: a growing partial every
 ``partial_every_bytes`` of audio and a final when the client ends its stream. Each stream
 transcribes the next text of ``texts``. With ``stable_items``, each result lists its words as
 ``Items``, every word of a partial but the last marked ``Stable`` (partial-results stabilization).
+``fail_after_bytes`` fails chosen streams mid-utterance: stream ``i`` (in the order they were
+opened) gets an ``InternalFailureException`` event and its end once it has received that many
+bytes of audio, as Transcribe does when it drops a stream.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import ssl
@@ -21,6 +25,7 @@ from pathlib import Path
 import h2.config
 import h2.connection
 import h2.events
+import h2.exceptions
 from interp_eventstream import MessageDecoder, encode_message, expected_chunk_signature
 
 from tests.selfsigned import make_self_signed_cert
@@ -36,6 +41,7 @@ class StreamRecord:
     bad_signatures: int = 0
     end_of_stream_message: bool = False
     results_sent: list[dict[str, object]] = field(default_factory=list)
+    failed: bool = False
 
     @property
     def audio_bytes(self) -> int:
@@ -43,8 +49,11 @@ class StreamRecord:
 
 
 class _Stream:
-    def __init__(self, server: FakeTranscribe, stream_id: int, headers: dict[str, str], text: str):
+    def __init__(
+        self, server: FakeTranscribe, stream_id: int, headers: dict[str, str], text: str, index: int
+    ):
         self.record = StreamRecord(headers)
+        self.index = index  # in the order the streams were opened
         self.stream_id = stream_id
         self.decoder = MessageDecoder()
         self.words = text.split()
@@ -131,6 +140,18 @@ def _transcript_event(results: list[dict[str, object]]) -> bytes:
     )
 
 
+def _exception_event() -> bytes:
+    body = json.dumps({"Message": "An internal error occurred (injected by the test)."})
+    return encode_message(
+        {
+            ":message-type": "exception",
+            ":exception-type": "InternalFailureException",
+            ":content-type": "application/json",
+        },
+        body.encode(),
+    )
+
+
 class FakeTranscribe:
     """Runs in its own thread and event loop so that the code under test owns the test's loop."""
 
@@ -143,8 +164,10 @@ class FakeTranscribe:
         secret_key: str = "test-secret-key",
         partial_every_bytes: int = 9600,
         stable_items: bool = False,
+        fail_after_bytes: dict[int, int] | None = None,
     ) -> None:
         self.stable_items = stable_items
+        self.fail_after_bytes = fail_after_bytes or {}
         self.cert_path, self.key_path = make_self_signed_cert(cert_dir, "transcribe")
         self.texts = texts
         self.region = region
@@ -207,8 +230,10 @@ class FakeTranscribe:
     ) -> None:
         if isinstance(event, h2.events.RequestReceived):
             headers = {str(k): str(v) for k, v in event.headers or []}
-            text = self.texts[len(self.streams) % len(self.texts)]
-            stream = _Stream(self, event.stream_id, headers, text)
+            index = len(self.streams)
+            stream = _Stream(
+                self, event.stream_id, headers, self.texts[index % len(self.texts)], index
+            )
             streams[event.stream_id] = stream
             self.streams.append(stream.record)
             conn.send_headers(
@@ -238,6 +263,15 @@ class FakeTranscribe:
                 stream.on_message(message.headers, message.payload)
             for partial in stream.due_partials():
                 conn.send_data(event.stream_id, partial)
+            limit = self.fail_after_bytes.get(stream.index)
+            if limit is not None and stream.record.audio_bytes >= limit:
+                streams.pop(event.stream_id)
+                stream.record.failed = True
+                conn.send_data(event.stream_id, _exception_event(), end_stream=True)
+        elif isinstance(event, h2.events.DataReceived):
+            # Audio still arriving for a stream that failed: keep the connection's window open.
+            with contextlib.suppress(h2.exceptions.H2Error):
+                conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
         elif isinstance(event, h2.events.StreamEnded) and event.stream_id in streams:
             stream = streams.pop(event.stream_id)
             conn.send_data(event.stream_id, stream.final(), end_stream=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 
 import pytest
@@ -54,15 +55,19 @@ async def test_a_queued_partial_is_dropped_once_a_newer_transcript_of_its_uttera
 
 
 @pytest.mark.timeout(20)
-async def test_a_full_outbox_drops_the_oldest_partial_and_never_a_final(
-    transcripts_api: FakeTranscriptsApi,
+async def test_a_full_outbox_drops_partials_first_and_a_final_only_loudly(
+    transcripts_api: FakeTranscriptsApi, caplog: pytest.LogCaptureFixture
 ) -> None:
     publisher = TranscriptPublisher(transcripts_api.url, transcripts_api.token, max_pending=3)
     for post in [final("a", 0), final("b", 0), partial("c", 0), partial("d", 0), final("e", 0)]:
         publisher.submit(post)
-    publisher.submit(final("g", 0))  # the outbox holds only finals now: it grows instead
+    assert publisher.dropped_finals == 0
+    with caplog.at_level(logging.ERROR):
+        publisher.submit(final("g", 0))  # nothing but finals left: the oldest goes, loudly
     await deliver(publisher)
-    assert sent(transcripts_api) == [("a", 0, True), ("b", 0, True), ("e", 0, True), ("g", 0, True)]
+    assert sent(transcripts_api) == [("b", 0, True), ("e", 0, True), ("g", 0, True)]
+    assert (publisher.dropped_partials, publisher.dropped_finals) == (2, 1)
+    assert "DROPPED the oldest final transcript (utterance a seq 0" in caplog.text
 
 
 @pytest.mark.timeout(20)
@@ -98,6 +103,7 @@ async def test_a_refused_device_token_stops_delivery_with_a_clear_error(
     publisher.submit(final("u", 0))
     with pytest.raises(ApiAuthError, match="refused the device token"):
         await asyncio.wait_for(publisher.run(), 10)
+    assert transcripts_api.renewals == 0  # it tried to renew the token, and was refused
 
 
 def _closed_port() -> int:

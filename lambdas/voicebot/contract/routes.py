@@ -70,7 +70,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     ),
     FunctionSpec(
         "sessions",
-        "POST /api/sessions and /api/sessions/refresh: issue tokens",
+        "POST /api/sessions, /api/sessions/refresh and /api/sessions/device: issue tokens",
         settings=(s.TokenSettings, s.SessionSettings),
     ),
     FunctionSpec(
@@ -183,6 +183,8 @@ class RestRoute:
 HEALTH = RestRoute("GET", "/api/health", "health", "public")
 CREATE_SESSION = RestRoute("POST", "/api/sessions", "sessions", "access_code")
 REFRESH_SESSION = RestRoute("POST", "/api/sessions/refresh", "sessions", "client")
+# A device's own refresh: a new device token (never a client token) within the session's age.
+REFRESH_DEVICE_TOKEN = RestRoute("POST", "/api/sessions/device", "sessions", "device")
 PUBLISH_TRANSCRIPT = RestRoute("POST", "/api/transcripts", "transcripts", "device")
 SYNTHESIZE_SPEECH = RestRoute("POST", "/api/speech", "speech", "client")
 LIST_HISTORY = RestRoute("GET", "/api/history", "history", "client")
@@ -192,6 +194,7 @@ REST_ROUTES: tuple[RestRoute, ...] = (
     HEALTH,
     CREATE_SESSION,
     REFRESH_SESSION,
+    REFRESH_DEVICE_TOKEN,
     PUBLISH_TRANSCRIPT,
     SYNTHESIZE_SPEECH,
     LIST_HISTORY,

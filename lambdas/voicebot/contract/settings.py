@@ -78,6 +78,15 @@ class TokenSettings(EnvSettings):
 
     token_secret: SecretStr | None = None
     token_secret_arn: str | None = None
+    # During a rotation: the key that signed before (inline; on AWS it is the secret's
+    # AWSPREVIOUS version, which put-secret-value leaves behind).
+    token_secret_previous: SecretStr | None = None
+    # The key is re-read this often, and at once (at most every retry interval) when a
+    # signature fails with the key held: a rotated key works without a deploy.
+    token_key_reload_seconds: int = Field(default=300, ge=1, le=24 * 3600)
+    token_key_retry_seconds: int = Field(default=10, ge=0, le=3600)
+    # A token signed with the previous key is accepted only if issued at most this long ago.
+    token_previous_key_grace_seconds: int = Field(default=12 * 3600, ge=0, le=7 * 24 * 3600)
 
 
 class SessionSettings(EnvSettings):
@@ -85,6 +94,14 @@ class SessionSettings(EnvSettings):
 
     token_ttl_seconds: int = Field(
         default=12 * 3600, ge=60, le=7 * 24 * 3600, json_schema_extra=context_key("tokenTtlSeconds")
+    )
+    # No token outlives its session's start plus this: refreshing (a page's or a device's) never
+    # extends a session past it; after it, a new session (and the access code) is needed.
+    max_session_age_seconds: int = Field(
+        default=7 * 24 * 3600,
+        ge=300,
+        le=365 * 24 * 3600,
+        json_schema_extra=context_key("maxSessionAgeSeconds"),
     )
     access_code: SecretStr | None = None
     access_code_arn: str | None = None
