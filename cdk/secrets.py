@@ -37,8 +37,9 @@ class TokenSecrets(Construct):
         acknowledge(
             self.signing_key,
             "SMG4",
-            "Rotating the signing key signs everyone out (every token fails verification). Rotate "
-            "it deliberately with put-secret-value; functions pick it up within five minutes.",
+            "No rotation Lambda: the key is rotated deliberately with put-secret-value. Functions "
+            "re-read it within TOKEN_KEY_RELOAD_SECONDS (and when a signature fails) and accept "
+            "tokens signed with AWSPREVIOUS for a grace window, so nobody is signed out.",
         )
         self.access_code: secretsmanager.Secret | None = None
         if access_code:

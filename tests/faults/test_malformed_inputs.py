@@ -37,7 +37,6 @@ scripted_stack = stack_harness.scripted_stack
 
 DEEP = 10_000  # nesting levels: far past the JSON decoder's recursion limit, under 64 KiB
 HUGE_INT = "9" * 5000  # more digits than Python's int() converts by default (4300)
-OTHER_CHANGE = "the non-ASCII signature fix in tokens.py is another change of issue #13"
 
 
 def assert_error(response: Response, status: int, code: str) -> None:
@@ -253,7 +252,6 @@ def test_garbled_tokens_are_401_on_every_authenticated_route(
             assert_error(response, 401, "unauthorized")
 
 
-@pytest.mark.xfail(reason=OTHER_CHANGE, strict=False)
 def test_a_token_with_a_non_ascii_signature_is_401(
     api: Api, session: dict[str, Any], clean_logs: None
 ) -> None:
@@ -278,7 +276,6 @@ def test_refused_handshakes_are_401(api: Api, clean_logs: None, token: str | Non
     assert api.connect(token)[0] == 401
 
 
-@pytest.mark.xfail(reason=OTHER_CHANGE, strict=False)
 def test_a_handshake_with_a_non_ascii_signature_is_401(
     api: Api, session: dict[str, Any], clean_logs: None
 ) -> None:

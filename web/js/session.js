@@ -62,6 +62,14 @@ export class Session {
 
   /** Trades the current token for a fresh one; an unusable token starts a new session. */
   async refresh() {
+    // Near the session's maximum age a refresh only returns a token that ends with the session
+    // (and the timer would ask again every few seconds): start a new session instead.
+    const sessionEndsAt = this.data?.sessionExpiresAt;
+    if (sessionEndsAt && sessionEndsAt * 1000 - Date.now() < REFRESH_MARGIN_MS) {
+      this.data = null;
+      await this.#create();
+      return;
+    }
     try {
       this.#store(
         await postJson(`${this.apiBase}/api/sessions/refresh`, { token: this.data?.token }),
