@@ -16,12 +16,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from voicebot import runtime, wiring
 from voicebot.config import preemption_settings
-from voicebot.contract.wire import ChatAction, PreemptiveTurn
-from voicebot.errors import ApiError, ServiceUnavailable, service_unavailable
+from voicebot.contract.wire import ChatAction, DoneEvent, PreemptiveTurn
+from voicebot.errors import ApiError, ServiceUnavailable, internal_error, service_unavailable
 from voicebot.ports import ConnectionPoster
-from voicebot.protocol import parse_client_action
+from voicebot.protocol import encode_event, parse_client_action
 from voicebot.services.chat import TurnOutcome
-from voicebot.websocket import OK, poster_for, send_error, user_of
+from voicebot.websocket import OK, poster_for, send_error, signed_in
 
 from ._observability import entry_point, logger, metrics
 
@@ -31,32 +31,63 @@ SPOKEN_TURN_PREFIX = "v-"
 
 async def _chat(body: str | None, connection_id: str, poster: ConnectionPoster) -> None:
     turn_id: str | None = None
+    claimed_by: str | None = None  # the user whose claim on turn_id this chat holds
     try:
         action = parse_client_action(body, max_bytes=wiring.max_body_bytes())
         turn_id = getattr(action, "turnId", None)
         if not isinstance(action, ChatAction):
             raise ApiError(400, "wrong_route", "Only chat is handled by the chat route.")
-        user_id = await user_of(connection_id)
-        if not await wiring.turn_claims().claim_turn(user_id, action.turnId):
-            # Another page of this user (or a resent message) already asked this turn.
-            raise ApiError(409, "duplicate_turn", "This turn is already being answered.")
-        speech_ended_at = await _speech_end(user_id, action.turnId)
-        # The answer to this very text may already be under way, held: it becomes this turn.
-        if await wiring.preemptive_answers().adopt(
-            user_id, action.turnId, connection_id, action.text, speech_ended_at
-        ):
-            metrics.add_metric(name="PreemptiveAdopted", unit=MetricUnit.Count, value=1)
+        async with signed_in(connection_id) as user_id:
+            if not await wiring.turn_claims().claim_turn(user_id, action.turnId):
+                # Another page of this user (or a resent message) already asked this turn.
+                raise ApiError(409, "duplicate_turn", "This turn is already being answered.")
+            claimed_by = user_id
+            speech_ended_at = await _speech_end(user_id, action.turnId)
+            # The answer to this very text may already be under way, held: it becomes this turn.
+            if await wiring.preemptive_answers().adopt(
+                user_id, action.turnId, connection_id, action.text, speech_ended_at
+            ):
+                metrics.add_metric(name="PreemptiveAdopted", unit=MetricUnit.Count, value=1)
+                return
+            outcome = await wiring.turn_runner().run(
+                user_id, action.turnId, action.text, poster, connection_id, speech_ended_at
+            )
+            if outcome.error is not None:
+                await _release(user_id, action.turnId)  # a failed turn may be asked again
+            _turn_metrics(outcome)
             return
     except ApiError as exc:
-        await send_error(poster, connection_id, exc, turn_id)
-        return
+        await _refuse(poster, connection_id, exc, turn_id, claimed_by)
     except ServiceUnavailable:
-        await send_error(poster, connection_id, service_unavailable(), turn_id)
+        await _refuse(poster, connection_id, service_unavailable(), turn_id, claimed_by)
+    except Exception:
+        logger.exception("the chat failed before its turn")
+        await _refuse(poster, connection_id, internal_error(), turn_id, claimed_by)
+
+
+async def _refuse(
+    poster: ConnectionPoster,
+    connection_id: str,
+    exc: ApiError,
+    turn_id: str | None,
+    claimed_by: str | None,
+) -> None:
+    """A chat that ran no turn: its error, then (unless the turn is another's, or the message
+    was malformed) a ``done``, so the page's turn ends; a claimed turn id is released."""
+    if claimed_by is not None and turn_id is not None:
+        await _release(claimed_by, turn_id)
+    await send_error(poster, connection_id, exc, turn_id)
+    if turn_id is None or exc.code == "duplicate_turn" or exc.status in (400, 413):
         return
-    outcome = await wiring.turn_runner().run(
-        user_id, action.turnId, action.text, poster, connection_id, speech_ended_at
-    )
-    _turn_metrics(outcome)
+    done = DoneEvent(turnId=turn_id, text="", interrupted=False, ledger={})
+    await poster.post(connection_id, encode_event(done))
+
+
+async def _release(user_id: str, turn_id: str) -> None:
+    try:
+        await wiring.turn_claims().release_turn(user_id, turn_id)
+    except Exception:  # it expires by itself (TURN_CLAIM_TTL_SECONDS)
+        logger.warning("could not release a failed turn's claim", exc_info=True)
 
 
 async def _speech_end(user_id: str, turn_id: str) -> int | None:

@@ -28,6 +28,24 @@ def service_unavailable(message: str = "A backing service is unavailable; try ag
     return ApiError(503, "service_unavailable", message)
 
 
+def internal_error(message: str = "Something went wrong on our side.") -> ApiError:
+    return ApiError(500, "internal_error", message)
+
+
+def rate_limited(
+    message: str = "Too many requests at once from this user; try again shortly.",
+) -> ApiError:
+    return ApiError(429, "rate_limited", message)
+
+
+class ConnectionUnknown(ApiError):
+    """The connection is not (or no longer) in the registry, e.g. after Redis lost its keys:
+    the page is told ``unauthorized`` and the connection is closed, so that it reconnects."""
+
+    def __init__(self) -> None:
+        super().__init__(401, "unauthorized", "This connection is not signed in; reconnect.")
+
+
 class ServiceUnavailable(Exception):
     """Raised by adapters when Redis, DynamoDB or another backing service cannot be reached."""
 

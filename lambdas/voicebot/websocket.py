@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from . import wiring
 from .adapters.connections import endpoint_from_request
 from .contract.wire import ErrorEvent
-from .errors import ApiError
+from .errors import ApiError, ConnectionUnknown
 from .ports import ConnectionPoster
 from .protocol import encode_event
+
+logger = logging.getLogger(__name__)
 
 
 def management_endpoint(request_context: Any) -> str:
@@ -23,8 +28,19 @@ def poster_for(request_context: Any) -> ConnectionPoster:
 async def user_of(connection_id: str) -> str:
     user_id = await wiring.connection_registry().owner(connection_id)
     if user_id is None:
-        raise ApiError(401, "unauthorized", "This connection is not signed in; reconnect.")
+        raise ConnectionUnknown()
     return user_id
+
+
+@asynccontextmanager
+async def signed_in(connection_id: str) -> AsyncIterator[str]:
+    """The connection's user, for the block, within the fairness caps (429 ``rate_limited``):
+    first per connection (its user is not known before the registry is read), then per user."""
+    gate = wiring.fairness()
+    async with gate.admit(f"c:{connection_id}"):
+        user_id = await user_of(connection_id)
+        async with gate.admit(f"u:{user_id}"):
+            yield user_id
 
 
 async def send_error(
@@ -32,6 +48,13 @@ async def send_error(
 ) -> None:
     event = ErrorEvent(code=exc.code, message=exc.message, turnId=turn_id)
     await poster.post(connection_id, encode_event(event))
+    if isinstance(exc, ConnectionUnknown):
+        # The registry lost this connection (Redis restarted, evicted or replaced): closing it
+        # makes the page reconnect, which registers it again, and resume what it missed.
+        try:
+            await poster.close(connection_id)
+        except Exception:
+            logger.warning("could not close an unregistered connection", exc_info=True)
 
 
 OK: dict[str, Any] = {"statusCode": 200}

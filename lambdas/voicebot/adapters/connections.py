@@ -45,6 +45,16 @@ class ApiGatewayConnectionPoster:
     async def post(self, connection_id: str, data: bytes) -> bool:
         return await asyncio.to_thread(self._post_sync, connection_id, data)
 
+    def _close_sync(self, connection_id: str) -> None:
+        try:
+            self._client.delete_connection(ConnectionId=connection_id)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code", "") != "GoneException":
+                raise
+
+    async def close(self, connection_id: str) -> None:
+        await asyncio.to_thread(self._close_sync, connection_id)
+
 
 def endpoint_from_request(domain_name: str, stage: str) -> str:
     """The management endpoint of the API a WebSocket event came through."""

@@ -177,8 +177,11 @@ class _CancelWatch:
         if not self.event.is_set() and self._readable:
             try:
                 requested, heard = await self._flags.cancel_requested(self._user_id, self._turn_id)
-            except ServiceUnavailable:
-                # Losing Redis mid-turn must not cut the answer short: it goes on, uncancellable.
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Losing Redis mid-turn (or any error reading it) must not cut the answer short
+                # or leave the turn unfinished: it goes on, uncancellable.
                 self._readable = False
                 logger.warning("cancel flag unreadable; this turn can no longer be cancelled")
                 return False
@@ -378,7 +381,12 @@ class TurnRunner:
             if isinstance(watch, _HeldWatch):
                 await watch.until_decided()  # the answer is ready; the page has yet to ask
         except ServiceUnavailable:
-            state.error = ("service_unavailable", "A backing service is unavailable; try again.")
+            state.error = ("service_unavailable", _MESSAGES["service_unavailable"])
+        except Exception:
+            # Anything else (a history or Redis error that is not "unreachable"): the turn still
+            # ends with an error and its done, never silently.
+            logger.exception("the turn failed")
+            state.error = ("internal_error", _MESSAGES["internal_error"])
         finally:
             for task in (*tasks, pump):
                 task.cancel()
@@ -425,10 +433,13 @@ class TurnRunner:
         """Preemptive answers of this user that ended unheard since the last turn (if any)."""
         if self._held is None:
             return
-        with contextlib.suppress(ServiceUnavailable):
+        try:
             discarded = await self._held.take_discarded(user_id)
-            if discarded:
-                ledger["preemptiveDiscarded"] = discarded
+        except Exception:  # only the ledger's count is lost
+            logger.warning("could not read the discarded preemptive answers", exc_info=True)
+            return
+        if discarded:
+            ledger["preemptiveDiscarded"] = discarded
 
     async def _messages(self, user_id: str, text: str) -> list[ChatMessage]:
         messages = [ChatMessage("system", self._opts.system_prompt)]
@@ -552,7 +563,7 @@ class TurnRunner:
         )
         try:
             await self._history.save(turn)
-        except ServiceUnavailable:
+        except Exception:  # the answer was given; only its memory is lost
             logger.exception("could not store the turn")
             return False
         return True
@@ -562,6 +573,7 @@ _MESSAGES = {
     "throttled": "The model or speech service is busy; please try again shortly.",
     "service_unavailable": "A backing service is unavailable; try again.",
     "provider_error": "The answer could not be completed.",
+    "internal_error": "Something went wrong on our side; try again.",
 }
 
 
