@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -42,7 +43,6 @@ def free_port() -> int:
 def _die_with_parent() -> None:
     """In the child before exec (Linux): get SIGTERM when the parent dies, even by SIGKILL."""
     import ctypes
-    import signal
 
     pr_set_pdeathsig = 1
     ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
@@ -94,6 +94,7 @@ class EmbeddedRedis:
 
     def stop(self) -> None:
         if self._proc and self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGCONT)  # a paused server could not act on SIGTERM
             self._proc.terminate()
             try:
                 self._proc.wait(timeout=5)
@@ -101,6 +102,32 @@ class EmbeddedRedis:
                 self._proc.kill()
         self._proc = None
         shutil.rmtree(self._dir, ignore_errors=True)
+
+    # ---- faults, for tests: the same server stopped, paused or replaced on its port ----------
+
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): connections stay open, commands wait unanswered."""
+        assert self._proc is not None, "not started"
+        self._proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let a paused server run again (SIGCONT); it then runs the commands that waited."""
+        assert self._proc is not None, "not started"
+        self._proc.send_signal(signal.SIGCONT)
+
+    def kill(self) -> None:
+        """Kill the server outright (SIGKILL), as a crash or a replaced node would."""
+        if self._proc and self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGCONT)  # a paused process must not linger
+            self._proc.kill()
+            self._proc.wait(timeout=5)
+        self._proc = None
+
+    def restart(self) -> EmbeddedRedis:
+        """Kill it and start an empty one on the same port: every key is lost."""
+        self.kill()
+        Path(self._dir).mkdir(parents=True, exist_ok=True)
+        return self.start()
 
     def __enter__(self) -> EmbeddedRedis:
         return self.start()

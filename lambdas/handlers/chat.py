@@ -19,7 +19,7 @@ from voicebot.config import preemption_settings
 from voicebot.contract.wire import ChatAction, DoneEvent, PreemptiveTurn
 from voicebot.errors import ApiError, ServiceUnavailable, internal_error, service_unavailable
 from voicebot.ports import ConnectionPoster
-from voicebot.protocol import encode_event, parse_client_action
+from voicebot.protocol import parse_client_action
 from voicebot.services.chat import TurnOutcome
 from voicebot.websocket import OK, poster_for, send_error, signed_in
 
@@ -76,11 +76,10 @@ async def _refuse(
     was malformed) a ``done``, so the page's turn ends; a claimed turn id is released."""
     if claimed_by is not None and turn_id is not None:
         await _release(claimed_by, turn_id)
-    await send_error(poster, connection_id, exc, turn_id)
-    if turn_id is None or exc.code == "duplicate_turn" or exc.status in (400, 413):
-        return
-    done = DoneEvent(turnId=turn_id, text="", interrupted=False, ledger={})
-    await poster.post(connection_id, encode_event(done))
+    done = None
+    if turn_id is not None and exc.code != "duplicate_turn" and exc.status not in (400, 413):
+        done = DoneEvent(turnId=turn_id, text="", interrupted=False, ledger={})
+    await send_error(poster, connection_id, exc, turn_id, then=done)
 
 
 async def _release(user_id: str, turn_id: str) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from . import wiring
 from .adapters.connections import endpoint_from_request
-from .contract.wire import ErrorEvent
+from .contract.wire import ErrorEvent, ServerEvent
 from .errors import ApiError, ConnectionUnknown
 from .ports import ConnectionPoster
 from .protocol import encode_event
@@ -44,10 +44,18 @@ async def signed_in(connection_id: str) -> AsyncIterator[str]:
 
 
 async def send_error(
-    poster: ConnectionPoster, connection_id: str, exc: ApiError, turn_id: str | None = None
+    poster: ConnectionPoster,
+    connection_id: str,
+    exc: ApiError,
+    turn_id: str | None = None,
+    *,
+    then: ServerEvent | None = None,
 ) -> None:
+    """The error (and ``then``, e.g. the ``done`` of a turn that could not run)."""
     event = ErrorEvent(code=exc.code, message=exc.message, turnId=turn_id)
     await poster.post(connection_id, encode_event(event))
+    if then is not None:
+        await poster.post(connection_id, encode_event(then))
     if isinstance(exc, ConnectionUnknown):
         # The registry lost this connection (Redis restarted, evicted or replaced): closing it
         # makes the page reconnect, which registers it again, and resume what it missed.

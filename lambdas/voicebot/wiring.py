@@ -83,6 +83,9 @@ def session_service() -> SessionService:
 @lru_cache(maxsize=1)
 def _redis_bus() -> RedisBus:
     import redis.asyncio as aioredis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import ExponentialBackoff
+    from redis.exceptions import ConnectionError
 
     from .adapters.redis_bus import RedisBus
 
@@ -93,6 +96,9 @@ def _redis_bus() -> RedisBus:
     }
     if settings.redis_auth_secret_arn:
         kwargs["password"] = _secret_value(settings.redis_auth_secret_arn)
+    # A pooled connection that Redis dropped (a restart, a failover) is retried once on a fresh
+    # one; a timeout is not retried, so a stall is answered within the socket timeout.
+    kwargs["retry"] = Retry(ExponentialBackoff(cap=0.2, base=0.02), 1, (ConnectionError,))
     # Bounded, and a command waits for a free connection rather than failing when all are busy.
     pool = aioredis.BlockingConnectionPool.from_url(
         settings.redis_url,

@@ -14,8 +14,10 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+# One attempt per call: the callers retry with their own backoff (services/relay.py
+# post_with_retry), and only they know whether a failed post is still replayable.
 _CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 3},
+    retries={"mode": "standard", "max_attempts": 1},
     connect_timeout=2,
     read_timeout=5,
     max_pool_connections=50,

@@ -33,10 +33,12 @@ from ..ports import (
 from ..protocol import audio_events, encode_event
 from ..segmenter import SentenceSegmenter
 from ..speakable import PAUSE_OGG, speakable
+from .relay import DeliveryPolicy, post_with_retry
 
 logger = logging.getLogger(__name__)
 
 CANCEL_POLL_SECONDS = 0.05
+_POST_RETRIES = DeliveryPolicy()
 
 
 def now_ms() -> int:
@@ -156,12 +158,13 @@ class Outbox:
                 continue
             if self._turn_id is not None and "turnId" in type(event).model_fields:
                 event = event.model_copy(update={"turnId": self._turn_id})
-            try:
-                if not await self._poster.post(self._connection_id, encode_event(event)):
-                    self.gone = True
-                    self._on_gone()
-            except Exception:  # a failed post must not kill the turn; the page can resume
-                logger.exception("post to connection failed", extra={"type": event.type})
+            # Retried with backoff; one that still fails must not kill the turn.
+            sent = await post_with_retry(
+                self._poster, self._connection_id, encode_event(event), _POST_RETRIES
+            )
+            if sent is False:
+                self.gone = True
+                self._on_gone()
 
 
 class _CancelWatch:

@@ -1,0 +1,66 @@
+"""Transcript delivery when the ``@connections`` peer fails some posts (throttling): a delivery
+is recorded only after a post succeeded, failed posts are retried with backoff and stay
+replayable, and a page that comes back gets what it missed, once."""
+
+from __future__ import annotations
+
+from tests.faults.relay_harness import *  # noqa: F403
+
+
+def post(api, token, seq, text, *, utterance="utt1", final=False):
+    body = {"utteranceId": utterance, "seq": seq, "text": text, "final": final}
+    return api.rest("POST", "/api/transcripts", token=token, body=body)
+
+
+def texts(api, page):
+    return [m["text"] for m in api.received(page) if m["type"] == "transcript"]
+
+
+def test_a_post_that_fails_a_few_times_is_retried_and_delivered_live(api, peer):
+    alice = api.session()
+    page = api.page(alice["token"])
+    peer.fail_next[page] = 2  # the relay tries three times (DELIVERY_ATTEMPTS)
+
+    response = post(api, alice["deviceToken"], 0, "안녕하세요", final=True)
+
+    assert response.status == 202, response.body
+    assert response.json()["delivered"] == 1
+    assert texts(api, page) == ["안녕하세요"]
+    assert peer.failed == 2
+
+
+def test_a_post_that_keeps_failing_is_not_recorded_and_resume_replays_it(api, peer):
+    alice = api.session()
+    healthy, flaky = api.page(alice["token"]), api.page(alice["token"])
+    first = post(api, alice["deviceToken"], 0, "하나").json()["id"]
+    peer.failing.add(flaky)
+
+    response = post(api, alice["deviceToken"], 1, "둘")
+
+    assert response.status == 202, response.body  # the healthy page has it
+    assert response.json()["delivered"] == 1
+    assert texts(api, healthy) == ["하나", "둘"]
+    assert texts(api, flaky) == ["하나"]
+
+    peer.failing.discard(flaky)  # the peer recovers; the page asks for what it missed
+    api.send(flaky, {"action": "resume", "after": first})
+    api.send(flaky, {"action": "resume", "after": first})  # once, however often it asks
+    assert texts(api, flaky) == ["하나", "둘"]
+
+
+def test_a_page_that_reconnects_gets_everything_it_missed_once_in_order(api, peer):
+    alice = api.session()
+    page = api.page(alice["token"])
+    last = post(api, alice["deviceToken"], 0, "t0").json()["id"]
+    peer.failing.add(page)  # the page's connection is failing: posts are throttled
+    for seq in (1, 2):
+        assert post(api, alice["deviceToken"], seq, f"t{seq}").status == 202
+    api.disconnect(page)
+    assert post(api, alice["deviceToken"], 3, "t3").json()["delivered"] == 0  # nobody there
+
+    again = api.page(alice["token"])
+    api.send(again, {"action": "resume", "after": last})
+    post(api, alice["deviceToken"], 4, "t4")  # live again
+    api.send(again, {"action": "resume", "after": last})
+
+    assert texts(api, again) == ["t1", "t2", "t3", "t4"]
