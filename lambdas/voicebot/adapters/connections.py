@@ -15,9 +15,10 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 # One attempt per call: the callers retry with their own backoff (services/relay.py
-# post_with_retry), and only they know whether a failed post is still replayable.
+# post_with_retry, 4 attempts as botocore's 3 retries made), and only they know whether a
+# failed post is still replayable.
 _CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 1},
+    retries={"mode": "standard", "total_max_attempts": 1},
     connect_timeout=2,
     read_timeout=5,
     max_pool_connections=50,

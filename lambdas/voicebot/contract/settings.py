@@ -133,7 +133,7 @@ class ConnectionsSettings(EnvSettings):
     # timeout; not Gone) is tried this many times in all, with exponential backoff from
     # delivery_backoff_ms; a delivery is recorded only once its post succeeded, so an
     # undelivered event stays replayable by resume.
-    delivery_attempts: int = Field(default=3, ge=1, le=10)
+    delivery_attempts: int = Field(default=4, ge=1, le=10)
     delivery_backoff_ms: int = Field(default=100, ge=0, le=10_000)
 
 

@@ -32,7 +32,7 @@ class PublishResult:
 class DeliveryPolicy:
     """How hard one post is tried (ConnectionsSettings.delivery_*)."""
 
-    attempts: int = 3
+    attempts: int = 4
     backoff_ms: int = 100
 
 
