@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .contract.wire import INTERNAL_ERROR, RATE_LIMITED
+
 
 class ApiError(Exception):
     """A failure the client is told about, with an HTTP status and a snake_case code."""
@@ -29,13 +31,13 @@ def service_unavailable(message: str = "A backing service is unavailable; try ag
 
 
 def internal_error(message: str = "Something went wrong on our side.") -> ApiError:
-    return ApiError(500, "internal_error", message)
+    return ApiError(500, INTERNAL_ERROR, message)
 
 
 def rate_limited(
     message: str = "Too many requests at once from this user; try again shortly.",
 ) -> ApiError:
-    return ApiError(429, "rate_limited", message)
+    return ApiError(429, RATE_LIMITED, message)
 
 
 class ConnectionUnknown(ApiError):

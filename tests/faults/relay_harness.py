@@ -34,7 +34,7 @@ from voicebot.contract.settings import (
     TokenSettings,
 )
 
-__all__ = ["FaultyPeer", "faulty_redis", "fault_env", "peer", "api"]
+__all__ = ["FaultyPeer", "api", "fault_env", "faulty_redis", "peer"]
 
 
 class LimitExceededException(ServiceException):

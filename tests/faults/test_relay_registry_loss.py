@@ -38,7 +38,9 @@ def test_after_a_redis_restart_the_page_is_closed_and_reconnects_to_get_what_it_
     assert received[-1] == {"type": "pong"}
 
 
-def test_a_chat_on_a_lost_connection_ends_its_turn_and_closes_the_connection(api, peer, faulty_redis):
+def test_a_chat_on_a_lost_connection_ends_its_turn_and_closes_the_connection(
+    api, peer, faulty_redis
+):
     alice = api.session()
     page = api.page(alice["token"])
     faulty_redis.restart()
@@ -46,5 +48,6 @@ def test_a_chat_on_a_lost_connection_ends_its_turn_and_closes_the_connection(api
     api.send(page, {"action": "chat", "turnId": "t1", "text": "안녕"})
 
     events = api.received(page)
-    assert [(e["type"], e.get("code")) for e in events] == [("error", "unauthorized"), ("done", None)]
+    kinds = [(e["type"], e.get("code")) for e in events]
+    assert kinds == [("error", "unauthorized"), ("done", None)]
     assert peer.closed == [page]

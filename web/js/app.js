@@ -228,6 +228,12 @@ const handlers = {
     updateSpeaking();
   },
   error(event) {
+    if (event.code === "unauthorized") {
+      // The server lost this connection (its cache was restarted or replaced): connect again,
+      // which registers it anew, and resume what was missed (onOpen).
+      connection?.reconnect();
+      return;
+    }
     if (event.code === "duplicate_turn") {
       dropTurn(event.turnId); // another page of ours is answering this question
       return;

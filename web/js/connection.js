@@ -6,6 +6,8 @@
 const PING_MS = 30_000;
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
+// docs/PROTOCOL.md: the page closes with this code when the server no longer knows it.
+export const RECONNECT_CLOSE_CODE = 4001;
 
 export class Connection {
   /**
@@ -70,6 +72,20 @@ export class Connection {
       if (!opened) this.failures += 1;
       this.#scheduleRetry();
     };
+  }
+
+  /**
+   * Closes the socket (code 4001) and connects again at once with a fresh handshake: for when
+   * the server no longer knows this connection (an `unauthorized` error event, e.g. after its
+   * cache was lost). The new connection registers again; onOpen(true) lets the page resume.
+   */
+  reconnect() {
+    const socket = this.socket;
+    if (!socket || socket.readyState > WebSocket.OPEN) return;
+    this.socket = null; // its onclose must not schedule a second attempt
+    clearInterval(this.pingTimer);
+    socket.close(RECONNECT_CLOSE_CODE, "not registered");
+    this.connect();
   }
 
   /** Sends one action; false when there is no open connection to carry it. */

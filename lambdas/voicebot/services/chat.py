@@ -17,7 +17,14 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..contract.wire import DeltaEvent, DoneEvent, ErrorEvent, SentenceEvent, ServerEvent
+from ..contract.wire import (
+    INTERNAL_ERROR,
+    DeltaEvent,
+    DoneEvent,
+    ErrorEvent,
+    SentenceEvent,
+    ServerEvent,
+)
 from ..errors import ProviderError, ServiceUnavailable
 from ..ports import (
     CancelFlags,
@@ -389,7 +396,7 @@ class TurnRunner:
             # Anything else (a history or Redis error that is not "unreachable"): the turn still
             # ends with an error and its done, never silently.
             logger.exception("the turn failed")
-            state.error = ("internal_error", _MESSAGES["internal_error"])
+            state.error = (INTERNAL_ERROR, _MESSAGES[INTERNAL_ERROR])
         finally:
             for task in (*tasks, pump):
                 task.cancel()
@@ -576,7 +583,7 @@ _MESSAGES = {
     "throttled": "The model or speech service is busy; please try again shortly.",
     "service_unavailable": "A backing service is unavailable; try again.",
     "provider_error": "The answer could not be completed.",
-    "internal_error": "Something went wrong on our side; try again.",
+    INTERNAL_ERROR: "Something went wrong on our side; try again.",
 }
 
 
