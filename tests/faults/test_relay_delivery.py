@@ -29,10 +29,13 @@ def test_a_post_that_keeps_failing_is_not_recorded_and_resume_replays_it(api, pe
     assert texts(api, healthy) == ["하나", "둘"]
     assert texts(api, flaky) == ["하나"]
 
-    peer.failing.discard(flaky)  # the peer recovers; the page asks for what it missed
-    api.send(flaky, {"action": "resume", "after": first})
-    api.send(flaky, {"action": "resume", "after": first})  # once, however often it asks
-    assert texts(api, flaky) == ["하나", "둘"]
+    assert peer.closed == [flaky]  # closed, so the page reconnects and resumes from "하나"
+
+    peer.failing.discard(flaky)  # the peer recovers; the page is back and asks what it missed
+    again = api.page(alice["token"])
+    api.send(again, {"action": "resume", "after": first})
+    api.send(again, {"action": "resume", "after": first})  # once, however often it asks
+    assert texts(api, again) == ["둘"]
 
 
 def test_a_page_that_reconnects_gets_everything_it_missed_once_in_order(api, peer):
@@ -40,10 +43,11 @@ def test_a_page_that_reconnects_gets_everything_it_missed_once_in_order(api, pee
     page = api.page(alice["token"])
     last = post(api, alice["deviceToken"], 0, "t0").json()["id"]
     peer.failing.add(page)  # the page's connection is failing: posts are throttled
-    for seq in (1, 2):
-        assert post(api, alice["deviceToken"], seq, f"t{seq}").status == 202
+    assert post(api, alice["deviceToken"], 1, "t1").status == 202
+    assert peer.closed == [page]  # given up on: closed, forgotten
+    for seq in (2, 3):  # published while the page reconnects
+        assert post(api, alice["deviceToken"], seq, f"t{seq}").json()["delivered"] == 0
     api.disconnect(page)
-    assert post(api, alice["deviceToken"], 3, "t3").json()["delivered"] == 0  # nobody there
 
     again = api.page(alice["token"])
     api.send(again, {"action": "resume", "after": last})

@@ -191,10 +191,12 @@ async def test_a_post_that_keeps_failing_is_not_counted_and_stays_replayable() -
     result = await service.publish("u1", post(0, "안녕"))
 
     assert result.delivered == 1
-    assert await bus.connections("u1") == ["c1", "c2"]  # failing is not gone
-    assert await service.resume("u1", "c2", "0") == 1
-    assert await service.resume("u1", "c2", "0") == 0
-    assert [m["text"] for m in poster.received["c2"]] == ["안녕"]
+    assert poster.closed == ["c2"]  # closed so that the page reconnects and resumes
+    assert await bus.connections("u1") == ["c1"]
+    await bus.register("u1", "c3")  # the page, back
+    assert await service.resume("u1", "c3", "0") == 1
+    assert await service.resume("u1", "c3", "0") == 0
+    assert [m["text"] for m in poster.received["c3"]] == ["안녕"]
 
 
 async def test_a_repeat_reaches_the_pages_that_never_got_the_first_post() -> None:

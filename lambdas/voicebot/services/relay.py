@@ -3,7 +3,8 @@
 Delivery is driven by the stream, not by whether this post was the first: a repeat of a stored
 post (the device retrying after a 503 whose command ran anyway) is delivered to the pages that
 have not had it yet. A delivery is recorded only after its post succeeded; a post that fails
-with anything but Gone is retried with backoff and, if it still fails, left replayable.
+with anything but Gone is retried with backoff and, if it still fails, left replayable, and the
+connection is closed so that the page reconnects and resumes it.
 """
 
 from __future__ import annotations
@@ -127,9 +128,20 @@ class TranscriptRelay:
         failed = [c for c, ok in zip(claimed, results, strict=True) if ok is None]
         await self.deliveries.confirm_delivery(user_id, event.id, sent)
         if failed:
-            # Still undelivered: a resume (or the device's retry of this post) sends it.
             await self.deliveries.release_delivery(user_id, event.id, failed)
         for connection_id, ok in zip(claimed, results, strict=True):
             if ok is False:  # the page is gone; forget the connection
                 await self.registry.unregister(connection_id)
+            elif ok is None:
+                await self._drop(connection_id)
         return len(sent)
+
+    async def _drop(self, connection_id: str) -> None:
+        """A page whose post kept failing is closed and forgotten: it reconnects and resumes
+        from the last event it got, which is before this one, so it gets it then, once. (Left
+        open, a later event could reach it and its resume would start after the gap.)"""
+        await self.registry.unregister(connection_id)
+        try:
+            await self.poster.close(connection_id)
+        except Exception:  # it may be gone already; it gets nothing more from us either way
+            logger.warning("could not close a failing connection", exc_info=True)
