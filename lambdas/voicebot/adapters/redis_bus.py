@@ -24,7 +24,9 @@ from ..ports import AppendResult, HeldAnswer
 _PREFIX = "vb"
 # A held answer lives as long as a turn may run (the chat function's timeout) and no longer.
 HELD_ANSWER_TTL_SECONDS = 300
-CANCEL_TTL_SECONDS = 3600
+# A cancel flag matters while its turn runs (at most the chat function's timeout); a later one
+# corrects the stored turn, which is not here.
+CANCEL_TTL_SECONDS = 300
 # A delivery claimed but neither confirmed nor released (the function died mid-post) may be
 # claimed again after this long: longer than a post with all its retries can take.
 DELIVERY_LEASE_MS = 60_000
@@ -192,7 +194,7 @@ class RedisBus:
         max_connections_per_user: int = 20,
         max_utterances_per_user: int = 200,
         utterance_repeat_window: int = 32,
-        turn_claim_ttl_seconds: int = 15 * 60,
+        turn_claim_ttl_seconds: int = 300,
     ) -> None:
         self._r = client
         self._maxlen = stream_maxlen

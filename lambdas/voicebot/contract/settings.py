@@ -115,8 +115,9 @@ class RedisSettings(EnvSettings):
     max_connections_per_user: int = Field(default=20, ge=1, le=1000)
     max_utterances_per_user: int = Field(default=200, ge=1, le=100_000)
     utterance_repeat_window: int = Field(default=32, ge=1, le=1000)
-    # A turn id is refused as duplicate_turn for this long (a failed turn releases it at once).
-    turn_claim_ttl_seconds: int = Field(default=15 * 60, ge=60, le=7 * 24 * 3600)
+    # A turn id is refused as duplicate_turn for this long: the chat function's timeout, as long
+    # as a turn may run (a failed turn releases it at once).
+    turn_claim_ttl_seconds: int = Field(default=300, ge=60, le=7 * 24 * 3600)
     # A resume replays at most this many events (the page resumes again from the last one).
     resume_max_events: int = Field(default=200, ge=1, le=100_000)
 
