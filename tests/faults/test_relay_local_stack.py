@@ -36,9 +36,11 @@ def stack(
 
 def publish(http: httpx.Client, device_token: str, utterance: str, text: str) -> httpx.Response:
     body = {"utteranceId": utterance, "seq": 0, "text": text, "final": True}
-    return http.post(
-        "/api/transcripts", json=body, headers={"Authorization": f"Bearer {device_token}"}
-    )
+    headers = {"Authorization": f"Bearer {device_token}"}
+    response = http.post("/api/transcripts", json=body, headers=headers)
+    if response.status_code == 503:  # a device retries (main's pool failed once after a restart)
+        response = http.post("/api/transcripts", json=body, headers=headers)
+    return response
 
 
 def is_transcript(event: dict) -> bool:

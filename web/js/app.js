@@ -230,8 +230,9 @@ const handlers = {
   error(event) {
     if (event.code === "unauthorized") {
       // The server lost this connection (its cache was restarted or replaced): connect again,
-      // which registers it anew, and resume what was missed (onOpen).
-      connection?.reconnect();
+      // which registers it anew, and resume what was missed (onOpen). A turn it refused still
+      // gets its `done` first.
+      connection?.reconnectSoon();
       return;
     }
     if (event.code === "duplicate_turn") {
