@@ -38,7 +38,7 @@ from ._cli import add_copy_to_docs, bench_parser
 from ._stats import REPO, machine, publish, table
 
 HANDLERS = ("health", "sessions", "transcripts", "speech", "history", "ws_connect",
-            "ws_disconnect", "ws_messages", "chat")  # fmt: skip
+            "ws_disconnect", "ws_messages", "ws_chat", "chat")  # fmt: skip
 # What each row imports. The chat function imports LangChain only in its first invocation
 # (``wiring.turn_runner``); "chat_first_turn" adds those imports (the deployed provider is
 # Bedrock), so the chat function's real cold path is measured too.

@@ -30,6 +30,8 @@ OUTPUT_PAGE_URL = "PageUrl"
 OUTPUT_API_URL = "ApiUrl"
 OUTPUT_WEBSOCKET_URL = "WebSocketUrl"
 OUTPUT_INTERPRETER_ENDPOINT = "InterpreterEndpoint"
+OUTPUT_ALARM_TOPIC = "AlarmTopicArn"
+OUTPUT_DASHBOARD = "DashboardName"
 OUTPUT_ACCESS_CODE_SECRET = "AccessCodeSecretArn"  # noqa: S105 (a name, not a secret)
 
 # History table schema, fixed by lambdas/voicebot/adapters/dynamo_history.py.

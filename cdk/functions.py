@@ -24,6 +24,7 @@ from voicebot.contract.settings import (
     SessionSettings,
     TokenSettings,
 )
+from voicebot.contract.wire import PageTurn
 
 from . import constants as c
 from .cache import TranscriptCache
@@ -186,6 +187,7 @@ class VoicebotFunctions(Construct):
             memory_size=spec.memory_mb,
             timeout=Duration.seconds(spec.timeout_seconds),
             environment=environment,
+            reserved_concurrent_executions=self._reserved_concurrency(spec),
             role=role,
             log_group=log_group,
             tracing=lambda_.Tracing.ACTIVE,
@@ -197,6 +199,13 @@ class VoicebotFunctions(Construct):
         self._grant(spec, role, environment)
         self._acknowledge(spec, function, role)
         return function
+
+    def _reserved_concurrency(self, spec: FunctionSpec) -> int | None:
+        """Chat turns run for minutes: reserved concurrency keeps a flood of them from taking
+        the account's whole Lambda concurrency (and caps what they can cost at once)."""
+        if spec.key != PageTurn.function:  # the function that runs the turns
+            return None
+        return self._settings.chat_reserved_concurrency or None
 
     def _grant(self, spec: FunctionSpec, role: iam.Role, environment: dict[str, str]) -> None:
         for name, secret in self._secrets.items():

@@ -29,6 +29,15 @@ _STACK_DEFAULTS: dict[str, Any] = {
     "logRetentionDays": 30,
     "apiRateLimit": 50,
     "apiBurstLimit": 100,
+    # Abuse and cost limits beyond the per-user quotas (cdk/waf.py, cdk/operations.py).
+    "webAcl": True,
+    "cloudFrontWebAclArn": "",
+    "wafRequestsPerAddress": 1000,
+    "wafApiRequestsPerAddress": 3000,
+    "wafSessionsPerAddress": 20,
+    "chatReservedConcurrency": 10,
+    "alarmEmail": "",
+    "monthlyBudgetUsd": 50,
 }
 # Function settings a deployment chooses: context key -> the setting's field. Their defaults and
 # bounds are the contract's (voicebot.contract.settings), not repeated here.
@@ -45,6 +54,8 @@ DEFAULTS: dict[str, Any] = {
 # Cross-region inference profiles prefix the model id with a geography ("us.anthropic…").
 _PROFILE_PREFIX = re.compile(r"^(us|eu|apac|us-gov|jp|au|ca|global)\.")
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_CLOUDFRONT_ACL_ARN = re.compile(r"^arn:aws[a-z-]*:wafv2:us-east-1:\d{12}:global/webacl/.+$")
 
 
 def _as_bool(value: Any, key: str) -> bool:
@@ -72,6 +83,13 @@ def _as_region(value: Any, key: str) -> str:
     text = str(value or "").strip()
     if text and not _REGION.match(text):
         raise ValueError(f"Context '{key}' must be an AWS region such as us-east-1, not {text!r}.")
+    return text
+
+
+def _matching(value: Any, key: str, pattern: re.Pattern[str], what: str) -> str:
+    text = str(value or "").strip()
+    if text and not pattern.match(text):
+        raise ValueError(f"Context '{key}' must be {what}, not {text!r}.")
     return text
 
 
@@ -106,6 +124,14 @@ class Settings:
     log_retention_days: int
     api_rate_limit: int
     api_burst_limit: int
+    web_acl: bool
+    cloudfront_web_acl_arn: str
+    waf_requests_per_address: int
+    waf_api_requests_per_address: int
+    waf_sessions_per_address: int
+    chat_reserved_concurrency: int
+    alarm_email: str
+    monthly_budget_usd: int
     # The function settings this deployment chose: field name (chat_model_id) -> value.
     function_settings: dict[str, Any] = field(default_factory=dict)
 
@@ -169,5 +195,27 @@ class Settings:
             log_retention_days=_as_int(get("logRetentionDays"), "logRetentionDays", 1, 3653),
             api_rate_limit=_as_int(get("apiRateLimit"), "apiRateLimit", 1, 10_000),
             api_burst_limit=_as_int(get("apiBurstLimit"), "apiBurstLimit", 1, 5_000),
+            web_acl=_as_bool(get("webAcl"), "webAcl"),
+            cloudfront_web_acl_arn=_matching(
+                get("cloudFrontWebAclArn"),
+                "cloudFrontWebAclArn",
+                _CLOUDFRONT_ACL_ARN,
+                "the ARN of a CLOUDFRONT-scope WAFv2 web ACL (us-east-1, global/webacl/...)",
+            ),
+            # WAF's rate-based rules accept limits from 10.
+            waf_requests_per_address=_as_int(
+                get("wafRequestsPerAddress"), "wafRequestsPerAddress", 10, 2_000_000
+            ),
+            waf_api_requests_per_address=_as_int(
+                get("wafApiRequestsPerAddress"), "wafApiRequestsPerAddress", 10, 2_000_000
+            ),
+            waf_sessions_per_address=_as_int(
+                get("wafSessionsPerAddress"), "wafSessionsPerAddress", 10, 100_000
+            ),
+            chat_reserved_concurrency=_as_int(
+                get("chatReservedConcurrency"), "chatReservedConcurrency", 0, 10_000
+            ),
+            alarm_email=_matching(get("alarmEmail"), "alarmEmail", _EMAIL, "an e-mail address"),
+            monthly_budget_usd=_as_int(get("monthlyBudgetUsd"), "monthlyBudgetUsd", 0, 1_000_000),
             function_settings=function_settings,
         )

@@ -8,15 +8,20 @@ from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from voicebot.contract.routes import FUNCTIONS
+from voicebot.contract.wire import PageTurn
+
 from . import constants as c
 from .bundling import lambda_code
 from .cache import TranscriptCache
 from .functions import VoicebotFunctions
 from .history_table import HistoryTable
 from .network import Network
+from .operations import Operations, Watched
 from .rest_api import VoicebotRestApi
 from .secrets import TokenSecrets
 from .settings import Settings
+from .waf import VoicebotWebAcl, associate_rest_stage
 from .web import WebHosting, page_config
 from .websocket_api import VoicebotWebSocketApi
 
@@ -48,9 +53,19 @@ def _retention(days: int) -> logs.RetentionDays:
 
 class VoicebotStack(Stack):
     def __init__(
-        self, scope: Construct, construct_id: str, *, settings: Settings, **kwargs: Any
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: Settings,
+        cloudfront_web_acl_arn: str | None = None,
+        cloudfront_web_acl_name: str | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        self._settings = settings
+        # The us-east-1 companion stack holding the CloudFront web ACL, when build_app made one.
+        self.edge: Stack | None = None
         retention = _retention(settings.log_retention_days)
 
         network = Network(
@@ -103,10 +118,12 @@ class VoicebotStack(Stack):
         account = rest.api.node.try_find_child("Account")
         if account is not None:
             websocket.stage.node.add_dependency(account)
+        regional_acl = self._protect_rest_api(rest)
         web = WebHosting(
             self,
             "Web",
             rest_api=rest.api,
+            web_acl_arn=cloudfront_web_acl_arn,
             websocket_api_id=websocket.api.api_id,
             config=page_config(
                 websocket.url,
@@ -117,6 +134,41 @@ class VoicebotStack(Stack):
             ),
         )
 
+        functions_by_key = dict(functions.by_key)
+        operations = Operations(
+            self,
+            "Operations",
+            watched=Watched(
+                functions=functions_by_key,
+                chat_timeout_seconds=next(
+                    spec.timeout_seconds for spec in FUNCTIONS if spec.key == PageTurn.function
+                ),
+                chat_reserved_concurrency=settings.chat_reserved_concurrency,
+                rest_api=rest.api,
+                websocket_api=websocket.api,
+                websocket_stage=c.WEBSOCKET_STAGE,
+                history=history,
+                cache=cache.replication_group,
+                model_id=settings.model_id,
+                regional_web_acl=regional_acl.name if regional_acl is not None else None,
+                cloudfront_web_acl=cloudfront_web_acl_name,
+            ),
+            alarm_email=settings.alarm_email,
+            monthly_budget_usd=settings.monthly_budget_usd,
+        )
+
+        CfnOutput(
+            self,
+            c.OUTPUT_ALARM_TOPIC,
+            value=operations.topic.topic_arn,
+            description="SNS topic every alarm notifies (subscribe with -c alarmEmail=...)",
+        )
+        CfnOutput(
+            self,
+            c.OUTPUT_DASHBOARD,
+            value=operations.dashboard.dashboard_name,
+            description="CloudWatch dashboard: turn latency, errors, cost drivers",
+        )
         CfnOutput(self, c.OUTPUT_PAGE_URL, value=web.url, description="The chat page")
         CfnOutput(
             self,
@@ -138,3 +190,24 @@ class VoicebotStack(Stack):
                 value=secrets.access_code.secret_arn,
                 description="Secret holding the access code the page asks for",
             )
+
+    def _protect_rest_api(self, rest: VoicebotRestApi) -> VoicebotWebAcl | None:
+        """The REST stage's REGIONAL web ACL (WebSocket APIs cannot have one, see cdk/waf.py)."""
+        if not self._settings.web_acl:
+            return None
+        acl = VoicebotWebAcl(
+            self,
+            "RestAcl",
+            acl_scope="REGIONAL",
+            name=f"{self.stack_name}-rest",
+            requests_per_address=self._settings.waf_api_requests_per_address,
+        )
+        association = associate_rest_stage(
+            self,
+            "RestAclAssociation",
+            acl=acl,
+            rest_api_id=rest.api.rest_api_id,
+            stage=c.REST_STAGE,
+        )
+        association.node.add_dependency(rest.api.deployment_stage)
+        return acl

@@ -68,8 +68,8 @@ _DISTRIBUTION_FINDINGS = (
     ),
     (
         "CFR2",
-        "No WAF web ACL by default (a fixed monthly cost); the APIs behind /api/* are throttled "
-        "and check tokens.",
+        "Only with -c webAcl=false: the deployer chose no web ACL (a fixed monthly cost); the "
+        "APIs behind /api/* are still throttled, check tokens and enforce per-user quotas.",
     ),
     (
         "CFR3",
@@ -93,6 +93,7 @@ class WebHosting(Construct):
         rest_api: apigw.RestApi,
         websocket_api_id: str,
         config: dict[str, Any],
+        web_acl_arn: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.bucket = s3.Bucket(
@@ -113,6 +114,7 @@ class WebHosting(Construct):
             default_root_object="index.html",
             price_class=cloudfront.PriceClass.PRICE_CLASS_100,
             http_version=cloudfront.HttpVersion.HTTP2_AND_3,
+            web_acl_id=web_acl_arn,
             default_behavior=cloudfront.BehaviorOptions(
                 origin=origins.S3BucketOrigin.with_origin_access_control(self.bucket),
                 viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
@@ -148,9 +150,9 @@ class WebHosting(Construct):
             distribution_paths=["/*"],
             memory_limit=256,
         )
-        self._acknowledge()
+        self._acknowledge(web_acl=web_acl_arn is not None)
 
-    def _acknowledge(self) -> None:
+    def _acknowledge(self, *, web_acl: bool) -> None:
         acknowledge(
             self.bucket,
             "S1",
@@ -158,7 +160,8 @@ class WebHosting(Construct):
             "access control; the APIs keep access logs where user actions happen.",
         )
         for rule, reason in _DISTRIBUTION_FINDINGS:
-            acknowledge(self.distribution, rule, reason)
+            if not (web_acl and rule == "CFR2"):
+                acknowledge(self.distribution, rule, reason)
         # BucketDeployment's handler is one CDK-provided singleton function at stack level.
         stack = Stack.of(self)
         bucket_id = stack.resolve(

@@ -8,11 +8,13 @@ same handler function the Lambda runs; the handler's proxy response becomes the 
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
 import logging
-from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -23,11 +25,13 @@ from voicebot.contract import routes
 from voicebot.contract.endpointing import EndOfTurnConfig
 from voicebot.contract.interruptions import InterruptionConfig
 from voicebot.contract.settings import SpeechSettings, TurnTakingSettings
-from voicebot.contract.wire import PageConfig
+from voicebot.contract.wire import RATE_LIMITED, ErrorEvent, PageConfig
+from voicebot.protocol import encode_event
 
 from .apigw import STAGE, response_body, rest_event, websocket_event
-from .connections import ConnectionHub, management_endpoint
+from .connections import ConnectionHub, PageConnection, management_endpoint
 from .engines import turn_taking_environment
+from .guard import HostGuard, MessageRate, allowed_names
 from .invoke import HandlerInvoker
 from .mic import MicService
 from .options import StackOptions
@@ -137,8 +141,10 @@ class ApiTwin:
             return
         await websocket.accept()
         pump = asyncio.create_task(page.pump(websocket))
+        rate = MessageRate(self._options.ws_message_rate)
         try:
             while True:
+                # A frame over the limit closes the socket with 1009 (uvicorn's ws_max_size).
                 message = await websocket.receive()
                 if message["type"] == "websocket.disconnect":
                     break
@@ -146,13 +152,22 @@ class ApiTwin:
                 body = message.get("text")
                 if body is None:
                     body = (message.get("bytes") or b"").decode("utf-8", errors="replace")
+                if not rate.allow():
+                    if rate.should_tell():
+                        _rate_limited(page, body)
+                    continue
                 route = routes.route_key_for(body)
                 event = websocket_event(
                     route, connection_id, domain_name=self._domain, body=body, source_ip=client_ip
                 )
                 # Each message is its own invocation and the loop keeps receiving, so a cancel
                 # reaches the stack while the chat turn it cancels is still streaming.
-                self._invoker.invoke_in_background(routes.websocket_function(route), event)
+                self._invoker.invoke_route(
+                    routes.websocket_function(route),
+                    event,
+                    timeout=self._options.integration_timeout,
+                    on_timeout=functools.partial(_timed_out, page, event),
+                )
         except WebSocketDisconnect:
             pass
         finally:
@@ -201,9 +216,42 @@ class ApiTwin:
         await self._mic.serve(websocket)
 
 
-def build_app(twin: ApiTwin, hub: ConnectionHub, web_dir: Path) -> Starlette:
+def _rate_limited(page: PageConnection, body: str) -> None:
+    """The page sent faster than --ws-message-rate: this message is dropped, and said so."""
+    try:
+        turn_id = json.loads(body).get("turnId")
+    except (ValueError, AttributeError):
+        turn_id = None
+    error = ErrorEvent(
+        code=RATE_LIMITED,
+        message="Too many messages on this connection; slow down.",
+        turnId=turn_id if isinstance(turn_id, str) and len(turn_id) <= 64 else None,
+    )
+    page.outbox.put_nowait(encode_event(error).decode("utf-8"))
+
+
+def _timed_out(page: PageConnection, event: dict[str, Any]) -> None:
+    """What API Gateway sends when a route's integration outlives its timeout: an untyped frame
+    (the function itself keeps running)."""
+    context = event["requestContext"]
+    frame = {
+        "message": "Endpoint request timed out",
+        "connectionId": context["connectionId"],
+        "requestId": context["requestId"],
+    }
+    page.outbox.put_nowait(json.dumps(frame))
+
+
+def build_app(
+    twin: ApiTwin,
+    hub: ConnectionHub,
+    options: StackOptions,
+    management_key: str,
+) -> Starlette:
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
+    names = allowed_names(options.host, options.allowed_hosts)
     return Starlette(
+        middleware=[Middleware(HostGuard, names=names)],
         routes=[
             Route("/api/{rest:path}", twin.rest, methods=methods),
             Route("/api", twin.rest, methods=methods),
@@ -211,11 +259,11 @@ def build_app(twin: ApiTwin, hub: ConnectionHub, web_dir: Path) -> Starlette:
             WebSocketRoute("/mic", twin.mic_socket),
             Route(
                 f"/{STAGE}/@connections/{{connection_id}}",
-                management_endpoint(hub),
+                management_endpoint(hub, management_key),
                 methods=["POST", "GET", "DELETE"],
             ),
             Route("/config.json", twin.config, methods=["GET"]),
             Route("/", twin.index, methods=["GET", "HEAD"]),
-            Mount("/", StaticFiles(directory=web_dir, check_dir=False), name="web"),
-        ]
+            Mount("/", StaticFiles(directory=options.web_dir, check_dir=False), name="web"),
+        ],
     )

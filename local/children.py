@@ -1,18 +1,24 @@
-"""Helper processes of the stack (DynamoDB twin, LLM server): start, wait for ready, stop.
+"""Helper processes of the stack (Redis supervisor, DynamoDB twin, LLM server): start, wait for
+ready, stop.
 
 Each child is ``python -m local.<module>`` and prints one line ``ready <url>`` on stdout once it
-serves; anything else it writes goes to a log file in the data dir, so the console stays
-readable. Children run in their own process group and die with the stack even on Ctrl-C.
+serves; what it prints on stdout after that is news for the console (the Redis supervisor says
+when it restarts the server) and is logged as a warning; anything it writes on stderr goes to a
+log file in the data dir, so the console stays readable. Children run in their own process group
+and die with the stack even on Ctrl-C.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
+
+logger = logging.getLogger("local")
 
 
 def exit_with_parent(interval: float = 0.5) -> None:
@@ -65,6 +71,8 @@ class ChildProcess:
                 if line.startswith("ready ") and not ready.is_set():
                     self.url = line.split(" ", 1)[1].strip()
                     ready.set()
+                elif ready.is_set() and line.strip():
+                    logger.warning("%s: %s", self.name, line.strip())
 
         threading.Thread(target=read_stdout, name=f"{self.name}-stdout", daemon=True).start()
         deadline = time.monotonic() + timeout

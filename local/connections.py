@@ -17,12 +17,20 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from voicebot.adapters.connections import ApiGatewayConnectionPoster
+
 _CLOSE = None
+# The ``@connections`` route answers only requests that carry this run's key in this header: the
+# stack's own handlers (``--connections http``) and tools of the same user, never a web page.
+MANAGEMENT_KEY_HEADER = "X-Voicebot-Management-Key"
+# Where in the data dir a running stack keeps that key (readable by its user only).
+MANAGEMENT_KEY_FILE = "management-key"
 
 
 @dataclass
@@ -79,6 +87,19 @@ class InProcessPoster:
             self._loop.call_soon_threadsafe(page.outbox.put_nowait, _CLOSE)
 
 
+class ManagementApiPoster(ApiGatewayConnectionPoster):
+    """``--connections http``: boto3 to this twin's ``@connections``, as on AWS, with the run's
+    management key added to every request (on AWS, IAM signs the call; here the key does)."""
+
+    def __init__(self, endpoint_url: str, key: str) -> None:
+        super().__init__(endpoint_url)
+
+        def add_key(request: Any, **_: Any) -> None:
+            request.headers[MANAGEMENT_KEY_HEADER] = key
+
+        self._client.meta.events.register("before-sign.apigatewaymanagementapi", add_key)
+
+
 class ConnectionHub:
     def __init__(self) -> None:
         self._pages: dict[str, PageConnection] = {}
@@ -114,14 +135,30 @@ def _gone(connection_id: str) -> Response:
     )
 
 
+def _forbidden() -> Response:
+    # What API Gateway answers a management call without valid credentials.
+    body = {"__type": "ForbiddenException", "message": "Forbidden"}
+    return Response(
+        json.dumps(body),
+        status_code=403,
+        media_type="application/json",
+        headers={"x-amzn-ErrorType": "ForbiddenException"},
+    )
+
+
 def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
 
 
-def management_endpoint(hub: ConnectionHub) -> Callable[[Request], Awaitable[Response]]:
-    """Starlette endpoints for POST/GET/DELETE ``/{stage}/@connections/{connectionId}``."""
+def management_endpoint(hub: ConnectionHub, key: str) -> Callable[[Request], Awaitable[Response]]:
+    """Starlette endpoints for POST/GET/DELETE ``/{stage}/@connections/{connectionId}``, for
+    callers that hold the run's management key."""
+    expected = key.encode()
 
     async def connection(request: Request) -> Response:
+        given = request.headers.get(MANAGEMENT_KEY_HEADER, "").encode()
+        if not secrets.compare_digest(given, expected):
+            return _forbidden()
         connection_id = request.path_params["connection_id"]
         page = hub.get(connection_id)
         if page is None:

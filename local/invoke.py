@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
 from typing import Any
@@ -21,7 +21,7 @@ from anyio import CapacityLimiter
 
 from voicebot import runtime
 from voicebot.contract.routes import FUNCTIONS
-from voicebot.contract.wire import PreemptiveTurn
+from voicebot.contract.wire import TurnInvocation
 
 from .apigw import LambdaContext
 
@@ -33,6 +33,7 @@ class HandlerInvoker:
         self._limiter = CapacityLimiter(max_concurrent)
         self._modules: dict[str, ModuleType] = {}
         self._background: set[asyncio.Task[Any]] = set()
+        self._watchers: set[asyncio.Task[None]] = set()
 
     def load(self) -> None:
         """Import every handler once the environment is set (cold start, before ``ready``)."""
@@ -58,6 +59,35 @@ class HandlerInvoker:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
+    def invoke_route(
+        self,
+        name: str,
+        event: dict[str, Any],
+        *,
+        timeout: float,
+        on_timeout: Callable[[], None],
+    ) -> None:
+        """A WebSocket route's invocation, as API Gateway runs it: the socket keeps receiving,
+        and an invocation still running after ``timeout`` (API Gateway: 29 s) is a gateway error:
+        logged, and ``on_timeout`` tells the page. The function itself keeps running."""
+        task = asyncio.create_task(self._logged(name, event))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+        async def watch() -> None:
+            done, _ = await asyncio.wait({task}, timeout=timeout)
+            if not done:
+                logger.error(
+                    "integration timed out: %s ran longer than %g s (the function goes on)",
+                    name,
+                    timeout,
+                )
+                on_timeout()
+
+        watcher = asyncio.create_task(watch())
+        self._watchers.add(watcher)
+        watcher.add_done_callback(self._watchers.discard)
+
     async def _logged(self, name: str, event: dict[str, Any]) -> None:
         try:
             await self.invoke(name, event)
@@ -73,7 +103,8 @@ class HandlerInvoker:
 
 class InProcessTurnStarter:
     """The TurnStarter when the chat handler runs in this process: its invocation goes to the
-    background, as Lambda's asynchronous invoke would, and the transcripts call returns at once.
+    background, as Lambda's asynchronous invoke would, and the caller (the chat route, the
+    transcripts call) returns at once.
 
     Called from a handler's thread (the handlers' own loop); the invocation runs on the server's.
     """
@@ -82,10 +113,9 @@ class InProcessTurnStarter:
         self._invoker = invoker
         self._loop = loop
 
-    async def start(self, user_id: str, answer_id: str, text: str) -> None:
-        event = PreemptiveTurn(userId=user_id, answerId=answer_id, text=text).invocation_event()
+    async def start(self, turn: TurnInvocation) -> None:
         self._loop.call_soon_threadsafe(
-            self._invoker.invoke_in_background, PreemptiveTurn.function, event
+            self._invoker.invoke_in_background, turn.function, turn.invocation_event()
         )
 
 

@@ -53,6 +53,13 @@ class StackOptions:
     llm_threads: int
     llm_parallel: int
     riva: RivaServerOptions
+    # Host names (and page origins) the twin answers besides the loopback names (--allow-host).
+    allowed_hosts: tuple[str, ...] = ()
+    # A page's WebSocket messages per second (a burst of twice as many is let through).
+    ws_message_rate: float = 20.0
+    # How long a WebSocket route's function may run before the twin, as API Gateway, gives up.
+    integration_timeout: float = 29.0
+    redis_restart_delay: float = 0.5
     preemptive_answers: bool = True
     interruption_policy: bool = True
     # The page microphone's pause follows the words heard (contract/endpointing.py).
@@ -93,6 +100,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--host",
         default="127.0.0.1",
         help="address to listen on; keep loopback unless you know who else can reach it",
+    )
+    parser.add_argument(
+        "--allow-host",
+        dest="allowed_hosts",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer requests for this host name or address, and pages served from it "
+        "(repeatable; e.g. your LAN address with --host 0.0.0.0). By default only localhost, "
+        "127.0.0.1, ::1 and the --host address are answered: another web page cannot reach the "
+        "stack by DNS rebinding or from its own origin",
     )
     parser.add_argument(
         "--data-dir",
@@ -149,6 +167,30 @@ def build_parser() -> argparse.ArgumentParser:
         "--redis-url",
         default=os.environ.get("REDIS_URL"),
         help="use this Redis instead of starting an embedded one (env REDIS_URL)",
+    )
+    parser.add_argument(
+        "--redis-restart-delay",
+        type=float,
+        default=0.5,
+        metavar="SECONDS",
+        help="an embedded Redis that dies is restarted on its port after this long, doubling up "
+        "to 30 s while it keeps dying",
+    )
+    parser.add_argument(
+        "--ws-message-rate",
+        type=float,
+        default=20.0,
+        metavar="N",
+        help="messages per second a page's WebSocket may send (bursts of 2N); more are answered "
+        "with a rate_limited error and dropped",
+    )
+    parser.add_argument(
+        "--integration-timeout",
+        type=float,
+        default=29.0,
+        metavar="SECONDS",
+        help="as API Gateway: a WebSocket route's function still running after this long gets "
+        "its page an untyped 'Endpoint request timed out' frame and a logged gateway error",
     )
     parser.add_argument(
         "--web-dir", type=Path, default=repo / "web", help="static files served at /"
@@ -248,6 +290,11 @@ def _add_riva_arguments(parser: argparse.ArgumentParser) -> None:
 def parse_options(argv: list[str] | None = None) -> StackOptions:
     parser = build_parser()
     args = parser.parse_args(argv)
+    for name in ("ws_message_rate", "integration_timeout"):
+        if getattr(args, name) <= 0:
+            parser.error(f"--{name.replace('_', '-')} must be more than 0")
+    if args.redis_restart_delay < 0:
+        parser.error("--redis-restart-delay must be 0 or more")
     tts_language = args.riva_tts_language or args.language
     if args.tts == "riva" and tts_language.lower().startswith("ko"):
         # Every sentence would be refused by the server; say so now, not once per sentence.
@@ -274,6 +321,10 @@ def parse_options(argv: list[str] | None = None) -> StackOptions:
         llm_threads=args.llm_threads,
         llm_parallel=args.llm_parallel,
         preemptive_answers=args.preemptive_answers,
+        allowed_hosts=tuple(args.allowed_hosts),
+        ws_message_rate=args.ws_message_rate,
+        integration_timeout=args.integration_timeout,
+        redis_restart_delay=args.redis_restart_delay,
         riva=RivaServerOptions(
             url=args.riva_url,
             use_ssl=args.riva_ssl,

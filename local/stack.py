@@ -6,18 +6,27 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import uvicorn
 
 from voicebot import wiring
 from voicebot.config import service_settings
+from voicebot.contract.wire import MAX_WS_FRAME_BYTES
 
+from .apigw import STAGE
 from .app import ApiTwin, build_app
 from .children import ChildProcess
-from .connections import ConnectionHub, InProcessPoster
+from .connections import (
+    MANAGEMENT_KEY_FILE,
+    ConnectionHub,
+    InProcessPoster,
+    ManagementApiPoster,
+)
 from .dynamodb import ensure_history_table
 from .engines import (
     HISTORY_TABLE,
@@ -33,7 +42,7 @@ from .engines import (
 from .invoke import HandlerInvoker, InProcessTurnStarter
 from .mic import MicService, SharedRecognizer
 from .options import StackOptions
-from .redis_server import EmbeddedRedis, free_port
+from .redis_server import free_port
 
 logger = logging.getLogger("local")
 
@@ -45,7 +54,18 @@ class LocalStack:
 
             options = replace(options, port=free_port())
         self.options = options
-        self._redis: EmbeddedRedis | None = None
+        # Per run: what the @connections route asks of its callers (this stack's handlers, and
+        # local tools that read it from the data dir).
+        self._management_key = secrets.token_urlsafe(32)
+        # The embedded Redis runs under a supervisor child that restarts it when it dies.
+        self._redis: ChildProcess | None = None
+        if not options.redis_url:
+            self._redis = ChildProcess(
+                "redis",
+                "local.redis_server",
+                ["--port", str(free_port()), "--restart-delay", str(options.redis_restart_delay)],
+                options.data_dir / "logs" / "redis.log",
+            )
         self._dynamodb = ChildProcess(
             "dynamodb",
             "local.dynamodb",
@@ -68,23 +88,16 @@ class LocalStack:
 
     # ---- services ------------------------------------------------------------------------------
 
-    def _start_redis(self) -> str:
-        if self.options.redis_url:
-            return self.options.redis_url
-        # Started before any other thread exists, so its pre-exec hook is safe.
-        self._redis = EmbeddedRedis(die_with_parent=True).start()
-        return self._redis.url
-
     def start_services(self) -> Endpoints:
         """Start Redis, DynamoDB and the local model side by side (they are independent)."""
         self.options.data_dir.mkdir(parents=True, exist_ok=True)
-        redis_url = self._start_redis()
-        with ThreadPoolExecutor(max_workers=2) as pool:
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            redis = pool.submit(self._redis.start) if self._redis else None
             dynamodb = pool.submit(self._dynamodb.start)
             llm = pool.submit(self._llm.start, 120.0) if self._llm else None
             try:
                 return Endpoints(
-                    redis_url=redis_url,
+                    redis_url=redis.result() if redis else str(self.options.redis_url),
                     dynamodb_url=dynamodb.result(),
                     llm_url=llm.result() if llm else None,
                 )
@@ -99,7 +112,6 @@ class LocalStack:
         self._dynamodb.stop()
         if self._redis is not None:
             self._redis.stop()
-            self._redis = None
 
     # ---- handlers ------------------------------------------------------------------------------
 
@@ -154,10 +166,9 @@ class LocalStack:
                 "--asr riva and --tts riva need the NVIDIA Riva client: "
                 ".venv/bin/pip install -r requirements/riva.txt"
             )
-        # Redis first: it is forked with a pre-exec hook, which is only safe while this process
-        # has no other threads, and a Riva recognizer's gRPC channel starts some.
         endpoints = self.start_services()
         try:
+            _write_private(options.data_dir / MANAGEMENT_KEY_FILE, self._management_key)
             mic = self._microphone()
             invoker = self.configure_handlers(endpoints)
 
@@ -170,14 +181,15 @@ class LocalStack:
                 engine_names(options),
                 service_settings().max_body_bytes,
             )
-            app = build_app(twin, hub, options.web_dir)
+            app = build_app(twin, hub, options, self._management_key)
             config = uvicorn.Config(
                 app,
                 host=options.host,
                 port=options.port,
                 log_level="warning" if options.log_level != "DEBUG" else "info",
                 lifespan="off",
-                ws_max_size=1024 * 1024,
+                # As API Gateway: a bigger frame closes the socket with 1009 (message too big).
+                ws_max_size=MAX_WS_FRAME_BYTES,
                 # Pings keep idle pages connected through proxies; the protocol has its own too.
                 ws_ping_interval=20,
                 timeout_graceful_shutdown=5,
@@ -198,6 +210,9 @@ class LocalStack:
         wiring.use_turn_starter(InProcessTurnStarter(invoker, asyncio.get_running_loop()))
         if self.options.connections == "in-process":
             wiring.use_connection_poster(InProcessPoster(hub, asyncio.get_running_loop()))
+        else:
+            endpoint = f"http://127.0.0.1:{self.options.port}/{STAGE}"
+            wiring.use_connection_poster(ManagementApiPoster(endpoint, self._management_key))
         serving = asyncio.create_task(server.serve())
         while not server.started:
             if serving.done():
@@ -226,6 +241,14 @@ class LocalStack:
             "ready",
         ]
         print("\n".join(lines), flush=True)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text``, readable by this user only."""
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
 
 
 def _region() -> str:

@@ -58,3 +58,17 @@ def history_table(moto_url: str) -> str:
 
     ensure_history_table(moto_url, HISTORY_TABLE, "us-east-1")
     return HISTORY_TABLE
+
+
+# The longest files first: pytest-xdist (--dist loadfile) hands files to its workers in collection
+# order, and the browser and local-stack files, last in alphabetical order, left one worker
+# running them alone for the last two minutes. A stable sort keeps each file's tests together.
+_SLOW_FIRST = ("tests/web/", "tests/local/", "tests/infra/", "tests/interpreter/")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid
+        return next((i for i, prefix in enumerate(_SLOW_FIRST) if path.startswith(prefix)), 99)
+
+    items.sort(key=rank)

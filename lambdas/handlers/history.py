@@ -1,5 +1,6 @@
 """GET /api/history and DELETE /api/history — the caller's own turns, nobody else's."""
 
+import re
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
@@ -12,12 +13,16 @@ from voicebot.http import HttpResponse, dispatch, require
 
 from ._observability import entry_point, tracer
 
+_LIMIT = re.compile(r"[0-9]{1,3}")
+
 
 def _limit(event: APIGatewayProxyEvent) -> int:
     raw = (event.query_string_parameters or {}).get("limit")
     if raw is None:
         return 20
-    if not raw.isdigit() or not 1 <= int(raw) <= 100:
+    # ASCII digits only: str.isdigit() accepts "²" and "١", which int() then refuses (or reads),
+    # and int() refuses more than 4300 digits; three digits are all 1..100 needs.
+    if not _LIMIT.fullmatch(raw) or not 1 <= int(raw) <= 100:
         raise bad_request("limit must be an integer from 1 to 100.")
     return int(raw)
 

@@ -20,6 +20,7 @@ from .contract.settings import (
     EnvSettings,
     HistorySettings,
     PreemptionSettings,
+    QuotaSettings,
     RedisSettings,
     ServiceSettings,
     SessionSettings,
@@ -34,6 +35,7 @@ __all__ = [
     "EnvSettings",
     "HistorySettings",
     "PreemptionSettings",
+    "QuotaSettings",
     "RedisSettings",
     "ServiceSettings",
     "SessionSettings",
@@ -45,6 +47,7 @@ __all__ = [
     "conversation_settings",
     "history_settings",
     "preemption_settings",
+    "quota_settings",
     "redis_settings",
     "reset_settings",
     "service_settings",
@@ -93,6 +96,7 @@ history_settings = _reader(HistorySettings)  # history_table comes from the envi
 chat_settings = _reader(ChatSettings)
 speech_settings = _reader(SpeechSettings)
 preemption_settings = _reader(PreemptionSettings)
+quota_settings = _reader(QuotaSettings)
 service_settings = _reader(ServiceSettings)
 
 

@@ -8,14 +8,28 @@ from .contract.wire import INTERNAL_ERROR, RATE_LIMITED
 class ApiError(Exception):
     """A failure the client is told about, with an HTTP status and a snake_case code."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, *, retry_after: int | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        # Seconds until the same request may succeed (a 429's Retry-After), when known.
+        self.retry_after = retry_after
 
-    def body(self) -> dict[str, dict[str, str]]:
-        return {"error": {"code": self.code, "message": self.message}}
+    def body(self) -> dict[str, dict[str, str | int]]:
+        error: dict[str, str | int] = {"code": self.code, "message": self.message}
+        if self.retry_after is not None:
+            error["retryAfter"] = self.retry_after
+        return {"error": error}
+
+
+class QuotaExceeded(ApiError):
+    """A user's quota is spent until its window resets: nothing billable was started."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(429, "quota_exceeded", message, retry_after=retry_after)
 
 
 def bad_request(message: str, code: str = "bad_request") -> ApiError:

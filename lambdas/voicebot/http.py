@@ -77,7 +77,8 @@ def dispatch(event: APIGatewayProxyEvent, routes: Mapping[RestRoute, Route]) -> 
             raise ApiError(404, "not_found", "No such route.")
         return _proxy_response(route(event))
     except ApiError as exc:
-        return _proxy_response(_error(exc.status, exc.code, exc.message))
+        headers = {} if exc.retry_after is None else {"Retry-After": str(exc.retry_after)}
+        return _proxy_response(HttpResponse(exc.status, exc.body(), headers=headers))
     except ServiceUnavailable as exc:
         logger.warning("backing service unavailable", extra={"reason": str(exc)})
         return _proxy_response(

@@ -1,8 +1,8 @@
 """Ports: what the services need from the outside world, one narrow interface per concern.
 
-Adapters implement them (Redis serves the first five, DynamoDB the history, Bedrock and the other
-providers the chat model, Polly/espeak/Riva the synthesizer); each service asks only for the
-ports it uses, so its tests can hand it small in-memory versions.
+Adapters implement them (Redis serves the first five and the quota counters, DynamoDB the
+history, Bedrock and the other providers the chat model, Polly/espeak/Riva the synthesizer);
+each service asks only for the ports it uses, so its tests can hand it small in-memory versions.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from .contract.wire import TranscriptEvent, TranscriptPost
+from .contract.wire import TranscriptEvent, TranscriptPost, TurnInvocation
 
 AppendStatus = Literal["new", "repeat", "stale", "closed"]
 
@@ -138,10 +138,35 @@ class HeldAnswers(Protocol):
         ...
 
 
-class TurnStarter(Protocol):
-    """Starts a preemptive turn in the chat function without waiting for it."""
+@dataclass(frozen=True)
+class QuotaWindow:
+    """One counter's use in its current window, and when that window ends."""
 
-    async def start(self, user_id: str, answer_id: str, text: str) -> None: ...
+    used: int
+    resets_in_ms: int  # 0 when no window is open (nothing used yet)
+
+
+class QuotaCounters(Protocol):
+    """Counters that reset a fixed time after their first use (services/quotas.py)."""
+
+    async def spend(
+        self, counter: str, amount: int, limit: int | None, window_ms: int
+    ) -> tuple[bool, QuotaWindow]:
+        """Add ``amount`` unless the total would pass ``limit`` (None: always add); atomically.
+
+        A counter's window opens at its first spend and lasts ``window_ms``. Returns whether it
+        was added, and the window as it is now.
+        """
+        ...
+
+    async def window(self, counter: str) -> QuotaWindow: ...
+
+
+class TurnStarter(Protocol):
+    """Starts a turn in the chat function without waiting for it: a page's turn handed over by
+    the chat route, or a preemptive turn started by the transcripts function."""
+
+    async def start(self, turn: TurnInvocation) -> None: ...
 
 
 class ConnectionPoster(Protocol):

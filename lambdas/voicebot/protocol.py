@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from .contract.routes import ACTION_NAMES
 from .contract.wire import (
+    ID_PATTERN,
     MAX_WS_MESSAGE_BYTES,
     AnyClientAction,
     AudioEvent,
@@ -34,6 +36,7 @@ __all__ = [
     "MAX_WS_MESSAGE_BYTES",
     "CancelAction",
     "ChatAction",
+    "InvalidAction",
     "PingAction",
     "ResumeAction",
     "SessionRequest",
@@ -48,6 +51,7 @@ __all__ = [
 
 # A discriminated union is a type form, not a class: the cast only quiets mypy.
 _client_action: TypeAdapter[Any] = TypeAdapter(cast("type[Any]", AnyClientAction))
+_TURN_ID = re.compile(ID_PATTERN)
 
 
 def parse_json_object(raw: str | bytes | None, *, max_bytes: int) -> dict[str, Any]:
@@ -58,9 +62,14 @@ def parse_json_object(raw: str | bytes | None, *, max_bytes: int) -> dict[str, A
     if size > max_bytes:
         raise ApiError(413, "payload_too_large", f"The body must be at most {max_bytes} bytes.")
     try:
-        value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        # Bytes are UTF-8 or nothing: json.loads would also guess UTF-16 and UTF-32 from them.
+        value = json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
+    except ValueError:
+        # Not JSON, not UTF-8, or a number of more digits than Python converts (4300).
         raise bad_request("The request body is not valid JSON.", "invalid_json") from None
+    except RecursionError:
+        # The decoder recurses per nesting level; a body of a few thousand "[" exhausts it.
+        raise bad_request("The request body is nested too deeply.", "invalid_json") from None
     if not isinstance(value, dict):
         raise bad_request("The request body must be a JSON object.", "invalid_json")
     return value
@@ -85,6 +94,21 @@ def parse_model(model: type[M], data: dict[str, Any]) -> M:
         raise bad_request(validation_message(exc)) from None
 
 
+class InvalidAction(ApiError):
+    """A page's message that failed validation, with the ``turnId`` it carried (when that is a
+    valid id), so the ``error`` event names the turn it is about (docs/PROTOCOL.md)."""
+
+    def __init__(self, message: str, turn_id: str | None) -> None:
+        super().__init__(400, "bad_request", message)
+        self.turn_id = turn_id
+
+
+def _carried_turn_id(data: dict[str, Any]) -> str | None:
+    turn_id = data.get("turnId")
+    # Only a well-formed id is echoed: never a lone surrogate, markup or a 10 KB string.
+    return turn_id if isinstance(turn_id, str) and _TURN_ID.fullmatch(turn_id) else None
+
+
 def parse_client_action(raw: str | bytes | None, *, max_bytes: int) -> ClientAction:
     data = parse_json_object(raw, max_bytes=max_bytes)
     action = data.get("action")
@@ -93,7 +117,7 @@ def parse_client_action(raw: str | bytes | None, *, max_bytes: int) -> ClientAct
     try:
         parsed: ClientAction = _client_action.validate_python(data)
     except ValidationError as exc:
-        raise bad_request(validation_message(exc)) from None
+        raise InvalidAction(validation_message(exc), _carried_turn_id(data)) from None
     return parsed
 
 

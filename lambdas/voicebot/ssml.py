@@ -7,10 +7,14 @@ from xml.sax.saxutils import escape
 _ENTITIES = {'"': "&quot;", "'": "&apos;"}
 
 
+def without_controls(text: str) -> str:
+    """The text less control characters other than tab and newlines: they are invalid in XML
+    1.0, and Polly rejects them in plain text too."""
+    return "".join(ch for ch in text if ch in "\t\n\r" or ord(ch) >= 0x20)
+
+
 def escape_ssml(text: str) -> str:
-    # Control characters other than tab/newline are invalid in XML 1.0; Polly rejects them.
-    cleaned = "".join(ch for ch in text if ch in "\t\n\r" or ord(ch) >= 0x20)
-    return escape(cleaned, _ENTITIES)
+    return escape(without_controls(text), _ENTITIES)
 
 
 def to_ssml(text: str) -> str:

@@ -9,10 +9,10 @@ from typing import Any
 
 from . import wiring
 from .adapters.connections import endpoint_from_request
-from .contract.wire import ErrorEvent, ServerEvent
+from .contract.wire import DoneEvent, ErrorEvent, ServerEvent
 from .errors import ApiError, ConnectionUnknown
 from .ports import ConnectionPoster
-from .protocol import encode_event
+from .protocol import InvalidAction, encode_event
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,11 @@ async def send_error(
     then: ServerEvent | None = None,
 ) -> None:
     """The error (and ``then``, e.g. the ``done`` of a turn that could not run)."""
-    event = ErrorEvent(code=exc.code, message=exc.message, turnId=turn_id)
+    if turn_id is None and isinstance(exc, InvalidAction):
+        turn_id = exc.turn_id  # the message failed validation, but it named its turn
+    event = ErrorEvent(
+        code=exc.code, message=exc.message, turnId=turn_id, retryAfter=exc.retry_after
+    )
     await poster.post(connection_id, encode_event(event))
     if then is not None:
         await poster.post(connection_id, encode_event(then))
@@ -63,6 +67,19 @@ async def send_error(
             await poster.close(connection_id)
         except Exception:
             logger.warning("could not close an unregistered connection", exc_info=True)
+
+
+def refused_done(turn_id: str) -> DoneEvent:
+    """The ``done`` of a turn that was refused before it started: no text, no ledger."""
+    return DoneEvent(turnId=turn_id, text="", interrupted=False, ledger={})
+
+
+async def release_turn(user_id: str, turn_id: str) -> None:
+    """A failed turn's id may be asked again (docs/PROTOCOL.md, *Failures*)."""
+    try:
+        await wiring.turn_claims().release_turn(user_id, turn_id)
+    except Exception:  # it expires by itself (TURN_CLAIM_TTL_SECONDS)
+        logger.warning("could not release a failed turn's claim", exc_info=True)
 
 
 OK: dict[str, Any] = {"statusCode": 200}

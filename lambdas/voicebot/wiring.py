@@ -6,17 +6,20 @@ This is the only place that reads settings and picks adapters, so handlers stay 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from . import config
 from .config import (
+    HistorySettings,
+    RedisSettings,
     chat_settings,
     connections_settings,
     conversation_settings,
     history_settings,
     preemption_settings,
+    quota_settings,
     redis_settings,
     reset_settings,
     service_settings,
@@ -37,6 +40,7 @@ from .ports import (
     TurnClaims,
     TurnStarter,
 )
+from .services.health import HealthCheck
 from .services.history import HistoryService
 from .services.preemption import PreemptiveAnswers
 from .services.relay import DeliveryPolicy, TranscriptRelay
@@ -45,8 +49,11 @@ from .services.speech import SpeechService
 from .tokens import TokenSigner
 
 if TYPE_CHECKING:
+    import redis.asyncio as aioredis
+
     from .adapters.redis_bus import RedisBus
     from .services.chat import TurnRunner
+    from .services.quotas import QuotaService
 
 
 def _secret_value(arn: str) -> str:
@@ -81,13 +88,11 @@ def session_service() -> SessionService:
 
 
 @lru_cache(maxsize=1)
-def _redis_bus() -> RedisBus:
+def _redis_client() -> aioredis.Redis:
     import redis.asyncio as aioredis
     from redis.asyncio.retry import Retry
     from redis.backoff import ExponentialBackoff
     from redis.exceptions import ConnectionError
-
-    from .adapters.redis_bus import RedisBus
 
     settings = redis_settings()
     kwargs: dict[str, Any] = {
@@ -106,8 +111,16 @@ def _redis_bus() -> RedisBus:
         timeout=settings.redis_pool_timeout_seconds,
         **kwargs,
     )
+    return aioredis.Redis(connection_pool=pool)
+
+
+@lru_cache(maxsize=1)
+def _redis_bus() -> RedisBus:
+    from .adapters.redis_bus import RedisBus
+
+    settings = redis_settings()
     return RedisBus(
-        aioredis.Redis(connection_pool=pool),
+        _redis_client(),
         stream_maxlen=settings.transcript_stream_maxlen,
         stream_ttl_seconds=settings.transcript_ttl_seconds,
         connection_ttl_seconds=settings.connection_ttl_seconds,
@@ -143,6 +156,14 @@ def turn_claims() -> TurnClaims:
 
 def cancel_flags() -> CancelFlags:
     return _redis_bus()
+
+
+@lru_cache(maxsize=1)
+def quota_service() -> QuotaService:
+    from .adapters.redis_quotas import RedisQuotaCounters
+    from .services.quotas import QuotaService
+
+    return QuotaService(RedisQuotaCounters(_redis_client()), quota_settings())
 
 
 _embedded_poster: ConnectionPoster | None = None
@@ -306,6 +327,18 @@ def turn_runner() -> TurnRunner:
     )
 
 
+def health_check() -> HealthCheck:
+    """What GET /api/health probes: each backing service this function has settings for."""
+    names = config.environ()
+    probes: dict[str, Callable[[], Awaitable[object]]] = {}
+    if RedisSettings.variable("redis_url") in names:
+        # A read of a key that never exists: one round trip, through the functions' own client.
+        probes["redis"] = lambda: connection_registry().owner("health-probe")
+    if HistorySettings.variable("history_table") in names:
+        probes["dynamodb"] = lambda: history_store().recent("health-probe", 1)
+    return HealthCheck(probes)
+
+
 def max_body_bytes() -> int:
     return service_settings().max_body_bytes
 
@@ -326,8 +359,10 @@ def reset() -> None:
     for fn in (
         signer,
         session_service,
+        _redis_client,
         _redis_bus,
         fairness,
+        quota_service,
         preemptive_answers,
         history_store,
         history_service,

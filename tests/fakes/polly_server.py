@@ -33,8 +33,10 @@ from .audio import TONE_HZ, ogg_tone, pcm_tone
 Delay = float | Callable[[str], float]
 
 # Polly bills (and limits) characters of *text*, SSML tags excluded; 3000 is the
-# SynthesizeSpeech limit for billed characters.
+# SynthesizeSpeech limit for billed characters, and 6000 the limit for the whole Text, tags
+# and entities included (UTF-16 code units here, as a conservative reading of "characters").
 MAX_BILLED_CHARACTERS = 3000
+MAX_TEXT_CHARACTERS = 6000
 
 _CONTENT_TYPES = {"ogg_vorbis": "audio/ogg", "mp3": "audio/mpeg", "pcm": "audio/pcm"}
 _PATH_RE = re.compile(r"^/v1/speech$")
@@ -123,6 +125,15 @@ class _PollyHandler(FakeAwsHandler[PollyRequest]):
             # 400 "ThrottlingException: Rate exceeded", which botocore's standard mode
             # recognises by error code and retries with throttling backoff.
             self.send_aws_error(400, "ThrottlingException", "Rate exceeded")
+            return
+        total = len(req.text.encode("utf-16-le")) // 2
+        if total > MAX_TEXT_CHARACTERS:
+            req.outcome = "rejected"
+            self.send_aws_error(
+                400,
+                "TextLengthExceededException",
+                f"Maximum text length has been exceeded: {total} > {MAX_TEXT_CHARACTERS}",
+            )
             return
         try:
             spoken = spoken_text(req.text, req.text_type)

@@ -23,12 +23,13 @@ from moto.core.exceptions import ServiceException
 
 from local.redis_server import EmbeddedRedis
 from tests.fakes.connections import GoneException
-from tests.handlers.conftest import SECRET, Api, HandlerEnvironment
+from tests.handlers.conftest import SECRET, Api, HandlerEnvironment, InlineTurnStarter
 from voicebot import wiring
 from voicebot.contract.settings import (
     ChatSettings,
     ConnectionsSettings,
     HistorySettings,
+    PreemptionSettings,
     RedisSettings,
     SpeechSettings,
     TokenSettings,
@@ -115,6 +116,7 @@ def fault_env(
             **SpeechSettings.environment(tts_provider="scripted"),
             **ConnectionsSettings.environment(connections_endpoint=moto_url),
             "DELIVERY_BACKOFF_MS": "20",
+            **PreemptionSettings.environment(preemptive_answers=False),
         }
     )
     wiring.configure(env)
@@ -128,5 +130,7 @@ def fault_env(
 
 @pytest.fixture
 def api(fault_env: HandlerEnvironment, moto_url: str, peer: FaultyPeer) -> Iterator[Api]:
+    wiring.use_turn_starter(InlineTurnStarter())  # as the handler tests start the chat function
     yield Api(moto_url, peer)  # type: ignore[arg-type]  # the peer records as the recorder does
+    wiring.use_turn_starter(None)
     wiring.reset()

@@ -7,6 +7,7 @@ keeps each message separately (moto itself concatenates them) and can mark a pag
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import json
 import threading
@@ -30,10 +31,12 @@ from voicebot.contract.settings import (
     ChatSettings,
     ConnectionsSettings,
     HistorySettings,
+    PreemptionSettings,
     RedisSettings,
     SpeechSettings,
     TokenSettings,
 )
+from voicebot.contract.wire import TurnInvocation
 
 SECRET = "test-secret-that-is-long-enough-0123456789"
 
@@ -199,6 +202,15 @@ class Api:
         ]
 
 
+class InlineTurnStarter:
+    """Runs the chat function's invocation to its end before the chat route returns, so a test's
+    ``send`` of a chat returns with the turn answered (Lambda would run it asynchronously)."""
+
+    async def start(self, turn: TurnInvocation) -> None:
+        chat = importlib.import_module(routes.handler_module(turn.function))
+        await asyncio.to_thread(chat.handler, turn.invocation_event(), LambdaContext())
+
+
 class HandlerEnvironment(dict[str, str]):
     """The environment the handlers read their settings from (``wiring.configure``)."""
 
@@ -229,6 +241,9 @@ def environment(
             ),
             # moto serves @connections at the root, not under a stage path as API Gateway does.
             **ConnectionsSettings.environment(connections_endpoint=moto_url),
+            # Every partial that reads as a question would start a held turn; the tests of
+            # preemptive answers turn them on (test_preemption.py).
+            **PreemptionSettings.environment(preemptive_answers=False),
         }
     )
     wiring.configure(env)
@@ -250,5 +265,7 @@ def api(
     bedrock.first_token_delay = bedrock.token_interval = 0.0
     bedrock.throttle_first_n, bedrock.fail_mid_stream, bedrock.gate = 0, None, None
     polly.delay, polly.throttle_first_n, polly.fail_all = 0.0, 0, False
+    wiring.use_turn_starter(InlineTurnStarter())
     yield Api(moto_url, recorder)
+    wiring.use_turn_starter(None)
     wiring.reset()

@@ -13,23 +13,25 @@ import pytest
 
 from local.apigw import LambdaContext
 from voicebot import runtime, wiring
-from voicebot.contract.wire import PreemptiveTurn
+from voicebot.contract import routes
+from voicebot.contract.wire import PreemptiveTurn, TurnInvocation
 
 from .conftest import Api, HandlerEnvironment
 
 
 class ThreadTurnStarter:
-    """Runs the chat function's preemptive invocation in a thread, as Lambda's async invoke."""
+    """Runs the chat function's invocations in threads, as Lambda's async invoke would."""
 
     def __init__(self) -> None:
-        self.started: list[str] = []
+        self.started: list[str] = []  # the preemptive answers started
         self.threads: list[threading.Thread] = []
 
-    async def start(self, user_id: str, answer_id: str, text: str) -> None:
-        chat = importlib.import_module("handlers.chat")
-        event = PreemptiveTurn(userId=user_id, answerId=answer_id, text=text).invocation_event()
+    async def start(self, turn: TurnInvocation) -> None:
+        chat = importlib.import_module(routes.handler_module(turn.function))
+        event = turn.invocation_event()
         thread = threading.Thread(target=chat.handler, args=(event, LambdaContext()), daemon=True)
-        self.started.append(answer_id)
+        if isinstance(turn, PreemptiveTurn):
+            self.started.append(turn.answerId)
         self.threads.append(thread)
         thread.start()
 
@@ -41,11 +43,10 @@ class ThreadTurnStarter:
 
 @pytest.fixture
 def starter(api: Api, environment: HandlerEnvironment) -> Iterator[ThreadTurnStarter]:
-    environment.set(PREEMPTIVE_HOLD_SECONDS="3")
+    environment.set(PREEMPTIVE_ANSWERS="true", PREEMPTIVE_HOLD_SECONDS="3")
     threads = ThreadTurnStarter()
     wiring.use_turn_starter(threads)
     yield threads
-    wiring.use_turn_starter(None)
     threads.join()
 
 

@@ -40,4 +40,6 @@ def test_an_access_code_gates_sessions_when_configured(api, environment, code, s
 
 def test_health_needs_no_token(api):
     response = api.rest("GET", "/api/health")
-    assert (response.status, response.json()) == (200, {"ok": True})
+    # The handlers here are configured for Redis and DynamoDB: health probes both.
+    services = {"redis": "up", "dynamodb": "up"}
+    assert (response.status, response.json()) == (200, {"ok": True, "services": services})

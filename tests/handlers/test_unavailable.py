@@ -30,6 +30,16 @@ def test_connect_is_refused_when_redis_is_down(api, redis_down):
     assert api.connect(redis_down["token"])[0] == 503
 
 
+@pytest.mark.parametrize(("down", "up"), [("redis", "dynamodb"), ("dynamodb", "redis")])
+def test_health_answers_503_and_names_the_service_that_is_down(api, request, down, up):
+    request.getfixturevalue(f"{down}_down")
+    response = api.rest("GET", "/api/health")
+    assert response.status == 503
+    body = response.json()
+    assert body["ok"] is False and body["services"] == {down: "down", up: "up"}
+    assert body["error"]["code"] == "service_unavailable" and down in body["error"]["message"]
+
+
 def test_history_answers_503_when_dynamodb_is_down(api, dynamodb_down):
     response = api.rest("GET", "/api/history", token=dynamodb_down["token"])
     assert response.status == 503

@@ -31,6 +31,8 @@ class Synth:
     stack_name: str
     template: dict[str, Any]
     report: dict[str, Any]
+    # The us-east-1 companion stack's template (the CloudFront web ACL), when there is one.
+    edge_template: dict[str, Any] | None = None
 
     @property
     def resources(self) -> dict[str, dict[str, Any]]:
@@ -57,7 +59,10 @@ def synthesize(**context: Any) -> Synth:
         app.synth()  # raises if cdk-nag reports an unacknowledged finding
         template = json.loads((outdir / stack.template_file).read_text())
         report = json.loads((outdir / "validation-report.json").read_text())
-        _SYNTHS[key] = Synth(outdir, stack.stack_name, template, report)
+        edge = None
+        if stack.edge is not None:
+            edge = json.loads((outdir / stack.edge.template_file).read_text())
+        _SYNTHS[key] = Synth(outdir, stack.stack_name, template, report, edge)
     return _SYNTHS[key]
 
 
@@ -72,6 +77,25 @@ def _remove_cloud_assemblies() -> Iterator[None]:
 def synth() -> Synth:
     """The stack with the defaults from cdk.json (no access code, the default model)."""
     return synthesize()
+
+
+# The cost and abuse limits' options, all changed at once so their tests share one synth
+# (test_waf.py, test_operations.py, test_limits.py).
+LIMITS_CONTEXT: dict[str, Any] = {
+    "region": "ap-northeast-2",
+    "cloudFrontWebAclArn": "arn:aws:wafv2:us-east-1:123456789012:global/webacl/shared/0a1b2c3d",
+    "alarmEmail": "ops@example.com",
+    "monthlyBudgetUsd": "0",
+    "chatReservedConcurrency": "5",
+    "quotaTurns": "7",
+    "quotaSpeechChars": "900",
+}
+
+
+@pytest.fixture(scope="module")
+def limits() -> Synth:
+    """The stack with every limit option changed (``LIMITS_CONTEXT``)."""
+    return synthesize(**LIMITS_CONTEXT)
 
 
 def function_ids(synth: Synth) -> dict[str, str]:

@@ -112,6 +112,24 @@ def test_every_websocket_route_reaches_its_function(synth: Synth, route_key: str
     assert f"<{function}.Arn>" in flatten(integration["IntegrationUri"])
 
 
+def test_the_chat_route_only_starts_the_turn_so_no_answer_outlives_the_integration(
+    synth: Synth,
+) -> None:
+    """A long answer used to run in the route's integration: after 29 s API Gateway sent the page
+    an untyped timeout frame and logged a gateway error. The chat route's function now answers at
+    once and starts the turn in the chat function, which no route reaches."""
+    functions = function_ids(synth)
+    routed = {
+        flatten(synth.props(integration)["IntegrationUri"])
+        for integration in synth.of_type("AWS::ApiGatewayV2::Integration")
+    }
+    assert not [uri for uri in routed if f"<{functions['chat']}.Arn>" in uri]
+    chat_route = synth.props(functions[WEBSOCKET_ROUTES["chat"]])
+    assert chat_route["Timeout"] < routes.INTEGRATION_TIMEOUT_SECONDS
+    starts_in = chat_route["Environment"]["Variables"]["PREEMPTIVE_TURN_FUNCTION"]
+    assert ref_id(starts_in) == functions["chat"]
+
+
 def test_websocket_stage_is_deployed_throttled_and_access_logged(synth: Synth) -> None:
     (stage,) = synth.of_type("AWS::ApiGatewayV2::Stage").values()
     props = stage["Properties"]

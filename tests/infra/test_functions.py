@@ -14,19 +14,31 @@ POWERTOOLS = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"}
 REDIS = {"REDIS_URL", "REDIS_AUTH_SECRET_ARN"}
 SPEECH = {"TTS_PROVIDER", "TTS_VOICE", "TTS_LANGUAGE", "POLLY_ENGINE"}
 PREEMPTION = {"PREEMPTIVE_ANSWERS", "PREEMPTIVE_TURN_FUNCTION"}
+# The per-user quotas (services/quotas.py), read where turns and speech are billed.
+QUOTAS = {
+    "QUOTA_TURNS",
+    "QUOTA_TURNS_WINDOW_SECONDS",
+    "QUOTA_SPEECH_CHARS",
+    "QUOTA_SPEECH_WINDOW_SECONDS",
+}
 
 EXPECTED_ENVIRONMENT: dict[str, set[str]] = {
-    "health": set(),
+    # It probes Redis (services/health.py): a down cache is reported, 503.
+    "health": REDIS,
     "sessions": {"TOKEN_SECRET_ARN", "TOKEN_TTL_SECONDS"},
     # Preemptive answers: the transcripts function starts them in the chat function.
     "transcripts": {"TOKEN_SECRET_ARN", "CONNECTIONS_ENDPOINT"} | REDIS | PREEMPTION,
-    "speech": {"TOKEN_SECRET_ARN"} | SPEECH,
+    # Redis holds the speech quota's counters.
+    "speech": {"TOKEN_SECRET_ARN"} | SPEECH | REDIS | QUOTAS,
     "history": {"TOKEN_SECRET_ARN", "HISTORY_TABLE"},
     "ws_connect": {"TOKEN_SECRET_ARN"} | REDIS,
     "ws_disconnect": REDIS,
     "ws_messages": REDIS | {"HISTORY_TABLE"},
+    # The chat route: claims the turn, adopts a held answer or starts the turn in chat.
+    "ws_chat": REDIS | PREEMPTION | QUOTAS,
     "chat": REDIS
     | SPEECH
+    | QUOTAS
     | {
         "HISTORY_TABLE",
         "HISTORY_WINDOW_TURNS",
@@ -42,7 +54,16 @@ EXPECTED_ENVIRONMENT: dict[str, set[str]] = {
         "PREEMPTIVE_ANSWERS",
     },
 }
-IN_VPC = {"transcripts", "ws_connect", "ws_disconnect", "ws_messages", "chat"}
+IN_VPC = {
+    "health",
+    "transcripts",
+    "speech",
+    "ws_connect",
+    "ws_disconnect",
+    "ws_messages",
+    "ws_chat",
+    "chat",
+}
 
 
 @pytest.fixture(scope="module")
@@ -103,11 +124,16 @@ def test_environment_values_point_at_this_stack(synth: Synth, functions: dict[st
         assert "SigningKey" in str(secret)
     assert _env(functions["sessions"])["TOKEN_TTL_SECONDS"] == "43200"
     transcripts = _env(functions["transcripts"])
-    assert ref_id(transcripts["PREEMPTIVE_TURN_FUNCTION"]) == function_ids(synth)["chat"]
+    ws_chat = _env(functions["ws_chat"])
+    for starter in (transcripts, ws_chat):
+        assert ref_id(starter["PREEMPTIVE_TURN_FUNCTION"]) == function_ids(synth)["chat"]
     assert transcripts["PREEMPTIVE_ANSWERS"] == chat["PREEMPTIVE_ANSWERS"] == "true"
+    assert ws_chat["PREEMPTIVE_ANSWERS"] == "true"
 
 
-def test_only_the_transcripts_function_may_invoke_a_function_and_only_chat(synth: Synth) -> None:
+def test_only_the_turn_starters_may_invoke_a_function_and_only_chat(synth: Synth) -> None:
+    """The transcripts function (preemptive turns) and the chat route's function (every page
+    turn) invoke the chat function asynchronously; nothing else invokes anything."""
     chat = function_ids(synth)["chat"]
     invokers = {
         ref_id(role): statement["Resource"]
@@ -116,9 +142,12 @@ def test_only_the_transcripts_function_may_invoke_a_function_and_only_chat(synth
         if "lambda:InvokeFunction" in str(statement["Action"])
         for role in policy["Properties"]["Roles"]
     }
-    transcripts_role = ref_id(synth.props(function_ids(synth)["transcripts"])["Role"])
-    assert list(invokers) == [transcripts_role]
-    assert invokers[transcripts_role] == {"Fn::GetAtt": [chat, "Arn"]}
+    starters = {
+        ref_id(synth.props(function_ids(synth)[key])["Role"]) for key in ("transcripts", "ws_chat")
+    }
+    assert set(invokers) == starters
+    for role in starters:
+        assert invokers[role] == {"Fn::GetAtt": [chat, "Arn"]}
 
 
 @pytest.mark.parametrize("key", sorted(EXPECTED_ENVIRONMENT))
@@ -145,8 +174,8 @@ def test_chat_runs_long_with_more_memory_and_the_rest_fit_api_gateway(
     assert functions["chat"]["MemorySize"] >= 1024
     for key, function in functions.items():
         if key != "chat":
-            # A REST or $connect integration gives up after 29 s; a longer timeout would hide it.
-            assert function["Timeout"] <= 29, key
+            # An API Gateway integration gives up after 29 s; a longer timeout would hide it.
+            assert function["Timeout"] < 29, key
 
 
 def test_every_function_runs_the_same_single_asset(functions: dict[str, dict]) -> None:

@@ -98,7 +98,16 @@ def test_signing_key_is_readable_only_by_functions_that_sign_or_verify(synth: Sy
 
 def test_cache_token_is_readable_only_by_the_redis_functions(synth: Synth) -> None:
     readers = _secret_readers(synth, "CacheAuthToken")
-    assert readers == {"transcripts", "ws_connect", "ws_disconnect", "ws_messages", "chat"}
+    assert readers == {
+        "health",
+        "transcripts",
+        "speech",
+        "ws_connect",
+        "ws_disconnect",
+        "ws_messages",
+        "ws_chat",
+        "chat",
+    }
 
 
 def test_only_chat_invokes_bedrock_and_only_the_configured_model(synth: Synth) -> None:
@@ -147,7 +156,7 @@ def test_table_access_is_exactly_what_each_function_does(synth: Synth) -> None:
 def test_connections_are_managed_only_on_this_websocket_api(synth: Synth) -> None:
     (api,) = synth.of_type("AWS::ApiGatewayV2::Api")
     granted = _granted(synth, "execute-api:ManageConnections")
-    assert set(granted) == {"transcripts", "ws_messages", "chat"}
+    assert set(granted) == {"transcripts", "ws_messages", "ws_chat", "chat"}
     for resources in granted.values():
         assert resources == {
             f"arn:<AWS::Partition>:execute-api:us-east-1:<AWS::AccountId>:<{api}>"

@@ -45,6 +45,7 @@ HANDLERS = [
     "ws_connect",
     "ws_disconnect",
     "ws_messages",
+    "ws_chat",
     "chat",
 ]
 REQUIRED_PACKAGES = ["redis", "langchain_aws", "aws_lambda_powertools", "pydantic_core"]

@@ -19,7 +19,14 @@ from .conftest import REPO_ROOT, Synth, flatten, ref_id, references
 # AWS managed CloudFront policies (fixed ids, the same in every account).
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 ALL_VIEWER_EXCEPT_HOST_HEADER = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
-OUTPUTS = {"PageUrl", "ApiUrl", "WebSocketUrl", "InterpreterEndpoint"}
+OUTPUTS = {
+    "PageUrl",
+    "ApiUrl",
+    "WebSocketUrl",
+    "InterpreterEndpoint",
+    "AlarmTopicArn",
+    "DashboardName",
+}
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from typing import Any
 
 import boto3
 import httpx
@@ -12,6 +13,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
+from local.connections import MANAGEMENT_KEY_FILE, MANAGEMENT_KEY_HEADER
 from tests.local.conftest import RunningStack, StartStack, new_session
 from tests.local.local_ws import collect, open_page, page_url, send, turn_done
 
@@ -76,6 +78,15 @@ async def test_connections_api_speaks_what_boto3_expects(scripted_stack: Running
         aws_access_key_id="local",
         aws_secret_access_key="local",
     )
+    # Without the run's management key, as API Gateway without valid credentials.
+    with pytest.raises(client.exceptions.ForbiddenException):
+        client.post_to_connection(ConnectionId="nobody", Data=b"{}")
+    key = (scripted_stack.data_dir / MANAGEMENT_KEY_FILE).read_text()
+
+    def add_key(request: Any, **_: Any) -> None:
+        request.headers[MANAGEMENT_KEY_HEADER] = key
+
+    client.meta.events.register("before-sign.apigatewaymanagementapi", add_key)
     with pytest.raises(client.exceptions.GoneException):
         client.post_to_connection(ConnectionId="nobody", Data=b"{}")
     page = await scripted_stack.new_page()
@@ -145,7 +156,7 @@ async def test_fifty_concurrent_turns_all_finish(start_stack: StartStack) -> Non
 def test_ctrl_c_stops_everything(start_stack: StartStack) -> None:
     stack = start_stack("--chat", "scripted", "--tts", "scripted", "--asr", "none")
     with stack.client() as http:
-        assert http.get("/api/health").json() == {"ok": True}
+        assert http.get("/api/health").json()["ok"] is True
     children = stack.child_pids()
     assert len(children) >= 2  # Redis and the DynamoDB endpoint
     assert stack.stop() == 0

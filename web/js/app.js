@@ -48,7 +48,15 @@ let session = null;
 let connectionState = "offline";
 let connectionDetail;
 
-const observed = { events: [], sent: [], played: player.log, turns: {}, interruptions: [] };
+// `skipped`: sentences the player skipped for want of audio (player.js).
+const observed = {
+  events: [],
+  sent: [],
+  played: player.log,
+  skipped: player.skipped,
+  turns: {},
+  interruptions: [],
+};
 
 // What the person says while the bot answers: a backchannel (네, uh-huh) lets it go on, other
 // speech ducks it at once and stops it once the policy is sure (config.json `interruption`).
@@ -216,6 +224,7 @@ const handlers = {
     const turn = turns.get(event.turnId);
     if (!turn) return;
     turn.done = true;
+    player.finish(event.turnId); // audio still missing now will not come: skip it when due
     turn.view.setText(event.text);
     turn.view.setState(event.interrupted || turn.cut ? "interrupted" : "done");
     turn.view.setLedger(event.ledger ?? {});
@@ -239,7 +248,11 @@ const handlers = {
       dropTurn(event.turnId); // another page of ours is answering this question
       return;
     }
-    const message = t("err.server", { code: event.code, message: event.message });
+    // Over a quota the server says when it resets; the user reads that, not the code.
+    const message =
+      event.code === "quota_exceeded"
+        ? t("err.quota", { seconds: event.retryAfter ?? 60 })
+        : t("err.server", { code: event.code, message: event.message });
     const turn = event.turnId && turns.get(event.turnId);
     if (turn) turn.view.addError(message);
     showAlert(message);

@@ -36,6 +36,7 @@ const STRINGS = {
     "err.audio": "음성을 재생할 수 없습니다: {message}",
     "audio.locked": "소리를 켜려면 화면을 한 번 눌러 주세요.",
     "err.server": "오류 ({code}): {message}",
+    "err.quota": "사용 한도에 도달했습니다. {seconds}초 뒤에 다시 해 주세요.",
     dismiss: "닫기",
     "device.button": "기기 연결",
     "device.help":
@@ -77,6 +78,7 @@ const STRINGS = {
     "err.audio": "Cannot play the audio: {message}",
     "audio.locked": "Tap the page once to turn the sound on.",
     "err.server": "Error ({code}): {message}",
+    "err.quota": "You have reached the usage limit. Please try again in {seconds} s.",
     dismiss: "Dismiss",
     "device.button": "Connect a device",
     "device.help":

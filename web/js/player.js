@@ -4,6 +4,11 @@
 // on the AudioContext clock to start exactly when the previous one ends. Scheduling ahead on one
 // clock is what removes the gaps that "play the next <audio> on ended" leaves; a gap remains only
 // when a sentence's audio has not arrived by the time the previous one ends.
+//
+// A sentence whose audio never completes (a part lost on the way) must not hold up the rest:
+// once a later sentence's audio is ready, or the turn is done, the player waits until the
+// sentence would have started (the previous one has ended) and then MISSING_AUDIO_MS more, and
+// skips it. Skips are logged (`skipped`), quietly: the text is shown, the answer plays on.
 
 // The first sentence starts this far ahead of "now" so its start is never in the past.
 const START_LEAD_S = 0.02;
@@ -11,6 +16,10 @@ const START_LEAD_S = 0.02;
 // full volume is a 40 ms glide, so a resumed answer does not click.
 const DUCK_TIME_CONSTANT_S = 0.01;
 const RESTORE_TIME_CONSTANT_S = 0.04;
+// How long past its start a sentence's missing audio may still come before it is skipped. The
+// server sends a turn's audio in index order, so a part missing when the next sentence is there
+// is almost surely lost; this only covers a part delivered late.
+const MISSING_AUDIO_MS = 1000;
 
 function base64ToBytes(parts) {
   const chunks = parts.map((data) => Uint8Array.from(atob(data), (c) => c.charCodeAt(0)));
@@ -29,16 +38,22 @@ export class SentencePlayer {
    * @param {(error: Error) => void} handlers.onError a sentence could not be decoded.
    * @param {(turnId: string, entry: object) => void} handlers.onScheduled a sentence was queued
    *   to play; entry.start is when it starts (epoch ms).
+   * @param {number} [handlers.missingAudioMs] see MISSING_AUDIO_MS.
    */
-  constructor({ onError, onScheduled }) {
+  constructor({ onError, onScheduled, missingAudioMs = MISSING_AUDIO_MS }) {
     this.onError = onError;
     this.onScheduled = onScheduled;
+    this.missingAudioMs = missingAudioMs;
     this.context = null;
     this.gain = null; // every sentence plays through it: ducking changes its volume
     this.volume = 1; // the volume it is at or on its way to
     this.turn = null;
     // turnId → [{index, start, end (epoch ms), gapMs, ended}], for the latency view and tests.
     this.log = {};
+    // Sentences skipped for want of audio: [{turnId, index, reason, parts, at (epoch ms)}], where
+    // reason is "no_audio" (none came: its synthesis failed, or its only frame was lost) or
+    // "incomplete" (some parts came, not the last; `parts` is how many).
+    this.skipped = [];
   }
 
   /** Creates or resumes the AudioContext; browsers allow that only in a user gesture. */
@@ -71,8 +86,19 @@ export class SentencePlayer {
       sources: [],
       stopped: false,
       pumping: false,
+      gaveUp: new Set(), // indices skipped: their late audio is ignored
+      finished: false, // the turn is done: no more audio will come
+      watchdog: null, // the timer that skips the sentence playback waits for, if it never comes
       entries: this.log[turnId],
     };
+  }
+
+  /** The turn's `done` came: whatever audio it still lacks will not come. */
+  finish(turnId) {
+    const turn = this.turn;
+    if (!turn || turn.id !== turnId) return;
+    turn.finished = true;
+    this.#watch(turn);
   }
 
   /** Takes one `audio` event. */
@@ -80,18 +106,21 @@ export class SentencePlayer {
     const turn = this.turn;
     if (!turn || turn.stopped || event.turnId !== turn.id) return;
     const { index } = event;
+    // Too late: this sentence was skipped (or played) already.
+    if (index < turn.next || turn.gaveUp.has(index)) return;
     // Audio arrives in index order: an earlier index that never got audio failed on the server
     // (it sent an error event instead) and must not hold up the rest.
     for (let skipped = turn.highest + 1; skipped < index; skipped += 1) {
-      if (!turn.ready.has(skipped)) turn.ready.set(skipped, Promise.resolve(null));
+      if (!turn.ready.has(skipped)) this.#skip(turn, skipped, "no_audio");
     }
     turn.highest = Math.max(turn.highest, index);
     const parts = turn.parts.get(index) ?? [];
     parts[event.part] = event.data;
     turn.parts.set(index, parts);
-    if (!event.last) return;
-    turn.parts.delete(index);
-    turn.ready.set(index, this.#decode(parts));
+    if (event.last && parts.filter(Boolean).length === parts.length) {
+      turn.parts.delete(index);
+      turn.ready.set(index, this.#decode(parts));
+    }
     this.#pump(turn);
   }
 
@@ -133,6 +162,7 @@ export class SentencePlayer {
     const now = this.context?.currentTime ?? 0;
     for (const entry of turn.entries) entry.ended = entry.ctxEnd <= now;
     turn.stopped = true;
+    clearTimeout(turn.watchdog);
     for (const source of turn.sources) {
       try {
         source.stop();
@@ -184,6 +214,33 @@ export class SentencePlayer {
     } finally {
       turn.pumping = false;
     }
+    this.#watch(turn);
+  }
+
+  // Playback waits for sentence `turn.next`. If its audio is overdue (a later sentence's is
+  // ready, or the turn is done while some of its parts came), skip it once it would have started
+  // and MISSING_AUDIO_MS have passed; any audio it gets until then still plays.
+  #watch(turn) {
+    clearTimeout(turn.watchdog);
+    turn.watchdog = null;
+    const index = turn.next;
+    if (turn.stopped || turn.pumping || turn.ready.has(index)) return;
+    const later = [...turn.ready.keys()].some((i) => i > index);
+    if (!later && !(turn.finished && turn.parts.has(index))) return;
+    const untilDue = this.context ? Math.max(0, turn.endAt - this.context.currentTime) : 0;
+    turn.watchdog = setTimeout(() => {
+      if (turn.stopped || turn.next !== index || turn.ready.has(index)) return;
+      this.#skip(turn, index, turn.parts.has(index) ? "incomplete" : "no_audio");
+      this.#pump(turn);
+    }, untilDue * 1000 + this.missingAudioMs);
+  }
+
+  #skip(turn, index, reason) {
+    const parts = (turn.parts.get(index) ?? []).filter(Boolean).length;
+    turn.parts.delete(index);
+    turn.gaveUp.add(index);
+    turn.ready.set(index, Promise.resolve(null));
+    this.skipped.push({ turnId: turn.id, index, reason, parts, at: Date.now() });
   }
 
   #schedule(turn, index, buffer) {

@@ -1,7 +1,8 @@
 """TurnStarter on AWS Lambda: an asynchronous invoke of the chat function.
 
-The transcripts function answers its device at once (202); the preemptive turn runs in the chat
-function like any other turn, under that function's own timeout and concurrency.
+The chat route's function answers API Gateway at once (a turn outlives its 29-second integration
+timeout) and the transcripts function answers its device at once (202); either turn runs in the
+chat function under that function's own timeout and concurrency.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..contract.wire import PreemptiveTurn
+from ..contract.wire import TurnInvocation
 from ..errors import ServiceUnavailable
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=2, read_timeout=5)
@@ -33,7 +34,6 @@ class LambdaTurnStarter:
         except (BotoCoreError, ClientError) as exc:
             raise ServiceUnavailable("The chat function could not be invoked.") from exc
 
-    async def start(self, user_id: str, answer_id: str, text: str) -> None:
-        request = PreemptiveTurn(userId=user_id, answerId=answer_id, text=text)
-        payload = json.dumps(request.invocation_event()).encode()
+    async def start(self, turn: TurnInvocation) -> None:
+        payload = json.dumps(turn.invocation_event()).encode()
         await asyncio.to_thread(self._invoke, payload)

@@ -41,7 +41,8 @@ class FunctionSpec:
     manage_connections: bool = False
     synthesize_speech: bool = False
     invoke_model: bool = False
-    # The function it starts preemptive turns in (asynchronous invoke), if any.
+    # The function it starts turns in (asynchronous invoke), if any: the chat route hands each
+    # page turn to the chat function, the transcripts function starts preemptive turns there.
     starts_turns_in: str | None = None
 
     @property
@@ -59,7 +60,14 @@ class FunctionSpec:
 
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (
-    FunctionSpec("health", "GET /api/health", memory_mb=256, timeout_seconds=5),
+    FunctionSpec(
+        "health",
+        "GET /api/health: the API answers, and whether Redis does",
+        memory_mb=256,
+        timeout_seconds=5,
+        # One read, bounded by a 1 s timeout (services/health.py): a down cache is reported.
+        settings=(s.RedisSettings,),
+    ),
     FunctionSpec(
         "sessions",
         "POST /api/sessions and /api/sessions/refresh: issue tokens",
@@ -82,7 +90,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "speech",
         "POST /api/speech: text to OGG Vorbis",
         timeout_seconds=20,
-        settings=(s.TokenSettings, s.SpeechSettings),
+        # Redis holds the speech quota (so this function runs in the VPC, like the others).
+        settings=(s.TokenSettings, s.SpeechSettings, s.RedisSettings, s.QuotaSettings),
         synthesize_speech=True,
     ),
     FunctionSpec(
@@ -113,10 +122,22 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         manage_connections=True,
     ),
     FunctionSpec(
+        "ws_chat",
+        "WebSocket chat: check and claim the turn, start it in the chat function",
+        # It answers at once: only the turn it starts outlives API Gateway's 29 s integration
+        # timeout (a route that waited for the turn gave the page an untyped timeout frame).
+        # The turn quota is checked here, before any turn is started (services/quotas.py).
+        settings=(s.RedisSettings, s.PreemptionSettings, s.QuotaSettings),
+        manage_connections=True,
+        starts_turns_in=wire.PageTurn.function,
+    ),
+    FunctionSpec(
         "chat",
-        "WebSocket chat: stream the answer and speak it sentence by sentence",
-        # A turn outlives API Gateway's 29 s integration timeout; the function's own timeout bounds
-        # it. More memory also buys CPU for the concurrent Polly calls and base64 work.
+        "Run a chat turn (from the chat route or, held, the transcripts function): stream the "
+        "answer and speak it sentence by sentence",
+        # Invoked asynchronously, so a turn may outlive API Gateway's 29 s integration timeout;
+        # the function's own timeout bounds it. More memory also buys CPU for the concurrent
+        # Polly calls and base64 work.
         memory_mb=1024,
         timeout_seconds=300,
         settings=(
@@ -125,9 +146,10 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             s.ConversationSettings,
             s.ChatSettings,
             s.SpeechSettings,
-            # A held (preemptive) turn has no WebSocket event to find @connections from.
+            # No WebSocket event comes with an invocation to find @connections from.
             s.ConnectionsSettings,
             s.PreemptionSettings,
+            s.QuotaSettings,
         ),
         table_actions=("dynamodb:Query", "dynamodb:PutItem"),
         manage_connections=True,
@@ -135,6 +157,9 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         invoke_model=True,
     ),
 )
+# API Gateway gives up on a route's integration after this long (WebSocket and REST alike); every
+# function a route reaches answers within it.
+INTEGRATION_TIMEOUT_SECONDS = 29
 FUNCTION_KEYS: tuple[str, ...] = tuple(spec.key for spec in FUNCTIONS)
 
 
@@ -214,7 +239,7 @@ def route_key_for(body: str | bytes | None) -> str:
     """WebSocket route selection, as the API's ``$request.body.action`` expression does it."""
     try:
         action = json.loads(body or "").get("action")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):  # RecursionError: nested too deeply
         return DEFAULT.route_key
     return action if isinstance(action, str) and action in ACTION_NAMES else DEFAULT.route_key
 

@@ -258,11 +258,38 @@ class PreemptionSettings(EnvSettings):
     preemptive_answers: bool = Field(
         default=True, json_schema_extra=context_key("preemptiveAnswers")
     )
-    # The function that runs a preemptive turn (the chat function, invoked asynchronously); the
-    # local stack and the tests run it in-process instead.
+    # The function that runs the turns this one starts (the chat function, invoked
+    # asynchronously): the chat route's page turns and the transcripts function's preemptive
+    # turns. The local stack and the tests run it in-process instead.
     preemptive_turn_function: str | None = None
     # A held answer no page adopted within this time is discarded.
     preemptive_hold_seconds: float = Field(default=10.0, gt=0.0, le=60.0)
+
+
+class QuotaSettings(EnvSettings):
+    """Per-user limits on what costs money, checked before any model or synthesis call.
+
+    Each is a count in a fixed window (services/quotas.py); a limit of 0 turns that quota off.
+    The turn quota bounds Bedrock, the character quota bounds Polly (the answers' sentences and
+    ``/api/speech`` together). Sessions per source address are limited by the web ACL instead
+    (cdk/waf.py): the sessions function has no Redis. docs/PROTOCOL.md documents the error.
+    """
+
+    quota_turns: int = Field(
+        default=20, ge=0, le=10_000, json_schema_extra=context_key("quotaTurns")
+    )
+    quota_turns_window_seconds: int = Field(
+        default=60, ge=1, le=24 * 3600, json_schema_extra=context_key("quotaTurnsWindowSeconds")
+    )
+    quota_speech_chars: int = Field(
+        default=30_000, ge=0, le=10_000_000, json_schema_extra=context_key("quotaSpeechChars")
+    )
+    quota_speech_window_seconds: int = Field(
+        default=24 * 3600,
+        ge=1,
+        le=7 * 24 * 3600,
+        json_schema_extra=context_key("quotaSpeechWindowSeconds"),
+    )
 
 
 class ServiceSettings(EnvSettings):
@@ -283,5 +310,6 @@ ALL_SETTINGS: tuple[type[EnvSettings], ...] = (
     SpeechSettings,
     TurnTakingSettings,
     PreemptionSettings,
+    QuotaSettings,
     ServiceSettings,
 )

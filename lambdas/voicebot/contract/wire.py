@@ -18,6 +18,16 @@ from .interruptions import InterruptionConfig
 MAX_SAFE_INTEGER = 9_007_199_254_740_991
 # API Gateway refuses WebSocket frames over 128 KiB; the protocol promises at most 102,400 bytes.
 MAX_WS_MESSAGE_BYTES = 102_400
+# API Gateway closes a WebSocket whose client sends a frame over 128 KiB, with this close code
+# ("message too big"); the local twin does the same.
+MAX_WS_FRAME_BYTES = 128 * 1024
+CLOSE_MESSAGE_TOO_BIG = 1009
+# Error codes of the local twin's front door (docs/PROTOCOL.md, "The local stack"): a page that
+# sends faster than its rate (an ``error`` event, the message dropped), a request for a host
+# name or from a page origin it does not serve (403 before any handler runs).
+RATE_LIMITED = "rate_limited"
+HOST_NOT_ALLOWED = "host_not_allowed"
+ORIGIN_NOT_ALLOWED = "origin_not_allowed"
 MAX_TEXT_CHARS = 2000  # a transcript's or a chat message's text
 MAX_SPEECH_CHARS = 1500
 
@@ -30,7 +40,8 @@ INTERNAL_ERROR = "internal_error"
 # and closes the connection; the page closes with this code itself, reconnects and resumes.
 RECONNECT_CLOSE_CODE = 4001
 
-Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 Lang = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$")]
 Voice = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT_CHARS)]
@@ -81,18 +92,44 @@ class SpeechRequest(_Incoming):
     lang: Lang | None = None
 
 
-class PreemptiveTurn(_Incoming):
-    """The transcripts function -> the chat function (asynchronous Lambda invoke, no client):
-    answer this partial transcript and hold the answer until a page's ``chat`` adopts it."""
+class TurnInvocation(_Incoming):
+    """An asynchronous invocation of the chat function (no client sends it): the invocation
+    event is ``{KEY: this model}``, and the chat function dispatches on the key."""
 
-    KEY: ClassVar[str] = "preemptiveTurn"  # the invocation event is {KEY: this model}
+    KEY: ClassVar[str]
     function: ClassVar[str] = "chat"
+
+    def invocation_event(self) -> dict[str, Any]:
+        return {self.KEY: self.model_dump()}
+
+
+class PreemptiveTurn(TurnInvocation):
+    """The transcripts function -> the chat function: answer this partial transcript and hold
+    the answer until a page's ``chat`` adopts it."""
+
+    KEY: ClassVar[str] = "preemptiveTurn"
     userId: Id
     answerId: Id
     text: Text
 
-    def invocation_event(self) -> dict[str, Any]:
-        return {self.KEY: self.model_dump()}
+
+# API Gateway's connection ids are base64-like ("L0SM9cOFvHcCIhw="), not Ids.
+ConnectionId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_=+/-]{1,128}$")]
+
+
+class PageTurn(TurnInvocation):
+    """The chat route's function -> the chat function: run this page's turn. The route has
+    checked the message and the connection and claimed the turn id, and answered at once, so no
+    turn outlives API Gateway's integration timeout."""
+
+    KEY: ClassVar[str] = "pageTurn"
+    userId: Id
+    turnId: Id
+    connectionId: ConnectionId
+    text: Text
+    # When the route received the chat (server ms): the turn's ledger starts there.
+    receivedAt: EpochMs
+    speechEndedAt: EpochMs | None = None
 
 
 # ---- WebSocket: page -> server ------------------------------------------------------------------
@@ -112,7 +149,8 @@ class ClientAction(_Incoming):
 
 
 class ChatAction(ClientAction):
-    function: ClassVar[str] = "chat"
+    # The route's function checks and claims the turn and hands it to the chat function.
+    function: ClassVar[str] = "ws_chat"
     action: Literal["chat"] = "chat"
     turnId: Id
     text: Text
@@ -206,6 +244,8 @@ class ErrorEvent(ServerEvent):
     code: str
     message: str
     turnId: str | None = None
+    # Seconds until the same request may succeed (quota_exceeded: when the quota's window resets).
+    retryAfter: int | None = None
 
 
 class PongEvent(ServerEvent):

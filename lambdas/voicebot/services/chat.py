@@ -317,12 +317,14 @@ class TurnRunner:
         poster: ConnectionPoster,
         connection_id: str,
         speech_ended_at: int | None = None,
+        received_at: int | None = None,
     ) -> TurnOutcome:
         """``speech_ended_at``: the device's end of speech of the transcript this turn answers,
-        so the ledger starts where the person's wait did."""
+        so the ledger starts where the person's wait did; ``received_at``: when the chat route
+        received the turn, if that was before this call (it hands the turn over)."""
         watch = _CancelWatch(self._cancels, user_id, turn_id)
         outbox = Outbox(poster, connection_id, on_gone=watch.event.set)
-        return await self._run(user_id, turn_id, text, outbox, watch, speech_ended_at)
+        return await self._run(user_id, turn_id, text, outbox, watch, speech_ended_at, received_at)
 
     async def run_held(
         self,
@@ -358,8 +360,11 @@ class TurnRunner:
         outbox: Outbox,
         watch: _CancelWatch,
         speech_ended_at: int | None = None,
+        received_at: int | None = None,
     ) -> TurnOutcome:
-        state = _TurnState(ledger={"received": self._clock()})
+        state = _TurnState(
+            ledger={"received": self._clock() if received_at is None else received_at}
+        )
         if speech_ended_at is not None:
             state.ledger["speechEnded"] = speech_ended_at
         audio_queue: asyncio.Queue[tuple[int, asyncio.Task[bytes]] | None] = asyncio.Queue()

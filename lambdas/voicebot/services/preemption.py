@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from ..contract.endpointing import EndOfTurnRule
 from ..contract.interruptions import is_backchannel
-from ..contract.wire import TranscriptPost
+from ..contract.wire import PreemptiveTurn, TranscriptPost
 from ..ports import HeldAnswer, HeldAnswers, TurnStarter
 
 logger = logging.getLogger(__name__)
@@ -106,7 +106,9 @@ class PreemptiveAnswers:
         )
         # Replaces any other held answer of this user: at most one is in flight.
         await self._held.offer(user_id, answer)
-        await self._starter.start(user_id, answer.answer_id, post.text)
+        await self._starter.start(
+            PreemptiveTurn(userId=user_id, answerId=answer.answer_id, text=post.text)
+        )
         return answer.answer_id
 
     async def adopt(
