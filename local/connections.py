@@ -79,6 +79,13 @@ class InProcessPoster:
         self._loop.call_soon_threadsafe(page.outbox.put_nowait, message)
         return True
 
+    async def close(self, connection_id: str) -> None:
+        """As ``DELETE @connections/{id}``: the page's socket is closed (1000)."""
+        page = self._hub.get(connection_id)
+        if page is not None:
+            self._hub.discard(connection_id)
+            self._loop.call_soon_threadsafe(page.outbox.put_nowait, _CLOSE)
+
 
 class ManagementApiPoster(ApiGatewayConnectionPoster):
     """``--connections http``: boto3 to this twin's ``@connections``, as on AWS, with the run's

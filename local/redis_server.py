@@ -105,6 +105,7 @@ class EmbeddedRedis:
 
     def _kill(self) -> None:
         if self._proc and self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGCONT)  # a paused server could not act on SIGTERM
             self._proc.terminate()
             try:
                 self._proc.wait(timeout=5)
@@ -115,6 +116,32 @@ class EmbeddedRedis:
     def stop(self) -> None:
         self._kill()
         shutil.rmtree(self._dir, ignore_errors=True)
+
+    # ---- faults, for tests: the same server stopped, paused or replaced on its port ----------
+
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): connections stay open, commands wait unanswered."""
+        assert self._proc is not None, "not started"
+        self._proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let a paused server run again (SIGCONT); it then runs the commands that waited."""
+        assert self._proc is not None, "not started"
+        self._proc.send_signal(signal.SIGCONT)
+
+    def kill(self) -> None:
+        """Kill the server outright (SIGKILL), as a crash or a replaced node would."""
+        if self._proc and self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGCONT)  # a paused process must not linger
+            self._proc.kill()
+            self._proc.wait(timeout=5)
+        self._proc = None
+
+    def restart(self) -> EmbeddedRedis:
+        """Kill it and start an empty one on the same port: every key is lost."""
+        self.kill()
+        Path(self._dir).mkdir(parents=True, exist_ok=True)
+        return self.start()
 
     def __enter__(self) -> EmbeddedRedis:
         return self.start()

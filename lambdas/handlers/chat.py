@@ -16,22 +16,36 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from voicebot import runtime, wiring
 from voicebot.config import preemption_settings
 from voicebot.contract.wire import PageTurn, PreemptiveTurn
+from voicebot.errors import internal_error
 from voicebot.services.chat import TurnOutcome
-from voicebot.websocket import OK
+from voicebot.websocket import OK, refused_done, release_turn, send_error
 
 from ._observability import entry_point, logger, metrics
 
 
 async def _page_turn(turn: PageTurn) -> None:
-    outcome = await wiring.turn_runner().run(
-        turn.userId,
-        turn.turnId,
-        turn.text,
-        wiring.connection_poster(),
-        turn.connectionId,
-        speech_ended_at=turn.speechEndedAt,
-        received_at=turn.receivedAt,
-    )
+    poster = wiring.connection_poster()
+    try:
+        outcome = await wiring.turn_runner().run(
+            turn.userId,
+            turn.turnId,
+            turn.text,
+            poster,
+            turn.connectionId,
+            speech_ended_at=turn.speechEndedAt,
+            received_at=turn.receivedAt,
+        )
+    except Exception:
+        # The runner ends every turn itself; should it ever fail outright, the page still
+        # hears of it and its turn still ends, and the turn may be asked again.
+        logger.exception("the turn failed")
+        await release_turn(turn.userId, turn.turnId)
+        await send_error(
+            poster, turn.connectionId, internal_error(), turn.turnId, then=refused_done(turn.turnId)
+        )
+        return
+    if outcome.error is not None:
+        await release_turn(turn.userId, turn.turnId)  # a failed turn may be asked again
     await _count_speech(turn.userId, outcome)
     _turn_metrics(outcome)
 

@@ -7,10 +7,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from voicebot import runtime, wiring
 from voicebot.contract.wire import CancelAction, PingAction, PongEvent, ResumeAction
-from voicebot.errors import ApiError, ServiceUnavailable, service_unavailable
+from voicebot.errors import ApiError, ServiceUnavailable, internal_error, service_unavailable
 from voicebot.ports import ConnectionPoster
 from voicebot.protocol import encode_event, parse_client_action
-from voicebot.websocket import OK, poster_for, send_error, user_of
+from voicebot.websocket import OK, poster_for, send_error, signed_in
 
 from ._observability import entry_point, logger
 
@@ -20,22 +20,28 @@ async def _handle(body: str | None, connection_id: str, poster: ConnectionPoster
     try:
         action = parse_client_action(body, max_bytes=wiring.max_body_bytes())
         turn_id = getattr(action, "turnId", None)
-        user_id = await user_of(connection_id)
-        if isinstance(action, PingAction):
-            await poster.post(connection_id, encode_event(PongEvent()))
-        elif isinstance(action, CancelAction):
-            # A running turn reads the flag; a finished one is corrected in the history.
-            await wiring.cancel_flags().request_cancel(user_id, action.turnId, action.heard)
-            await wiring.history_service().record_heard(user_id, action.turnId, action.heard)
-        elif isinstance(action, ResumeAction):
-            sent = await wiring.transcript_relay().resume(user_id, connection_id, action.after)
-            logger.info("resumed", extra={"replayed": sent})
-        else:
-            raise ApiError(400, "wrong_route", "chat is handled by the chat route.")
+        async with signed_in(connection_id) as user_id:
+            if isinstance(action, PingAction):
+                await poster.post(connection_id, encode_event(PongEvent()))
+            elif isinstance(action, CancelAction):
+                # A running turn reads the flag; a finished one is corrected in the history.
+                await wiring.cancel_flags().request_cancel(user_id, action.turnId, action.heard)
+                await wiring.history_service().record_heard(user_id, action.turnId, action.heard)
+            elif isinstance(action, ResumeAction):
+                relay = wiring.transcript_relay()
+                sent = await relay.resume(user_id, connection_id, action.after)
+                logger.info("resumed", extra={"replayed": sent})
+            else:
+                raise ApiError(400, "wrong_route", "chat is handled by the chat route.")
     except ApiError as exc:
         await send_error(poster, connection_id, exc, turn_id)
     except ServiceUnavailable:
         await send_error(poster, connection_id, service_unavailable(), turn_id)
+    except Exception:
+        # Any other failure (a Redis or DynamoDB error that is not "unreachable") is still
+        # answered: the page never waits on a message that was dropped.
+        logger.exception("message failed")
+        await send_error(poster, connection_id, internal_error(), turn_id)
 
 
 @entry_point(emits_metrics=False)

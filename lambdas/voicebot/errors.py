@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .contract.wire import INTERNAL_ERROR, RATE_LIMITED
+
 
 class ApiError(Exception):
     """A failure the client is told about, with an HTTP status and a snake_case code."""
@@ -40,6 +42,24 @@ def unauthorized(message: str = "A valid token is required.") -> ApiError:
 
 def service_unavailable(message: str = "A backing service is unavailable; try again.") -> ApiError:
     return ApiError(503, "service_unavailable", message)
+
+
+def internal_error(message: str = "Something went wrong on our side.") -> ApiError:
+    return ApiError(500, INTERNAL_ERROR, message)
+
+
+def rate_limited(
+    message: str = "Too many requests at once from this user; try again shortly.",
+) -> ApiError:
+    return ApiError(429, RATE_LIMITED, message)
+
+
+class ConnectionUnknown(ApiError):
+    """The connection is not (or no longer) in the registry, e.g. after Redis lost its keys:
+    the page is told ``unauthorized`` and the connection is closed, so that it reconnects."""
+
+    def __init__(self) -> None:
+        super().__init__(401, "unauthorized", "This connection is not signed in; reconnect.")
 
 
 class ServiceUnavailable(Exception):

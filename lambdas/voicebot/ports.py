@@ -39,7 +39,12 @@ class TranscriptStream(Protocol):
 
     async def append(self, user_id: str, post: TranscriptPost) -> AppendResult: ...
 
-    async def events_after(self, user_id: str, after: str) -> list[TranscriptEvent]: ...
+    async def events_after(
+        self, user_id: str, after: str, limit: int = 1000
+    ) -> list[TranscriptEvent]:
+        """At most ``limit`` retained events after ``after``, oldest first (one bounded read; an
+        id that is not a stream id at all gives the newest ``limit``)."""
+        ...
 
     async def event(self, user_id: str, event_id: str) -> TranscriptEvent | None:
         """One retained event (None when unknown or trimmed)."""
@@ -47,16 +52,37 @@ class TranscriptStream(Protocol):
 
 
 class DeliveryLedger(Protocol):
+    """Which events each connection has had: a delivery is claimed (a short lease, so a resume
+    and a live post never both send it), then confirmed once its post succeeded, or released
+    when it failed, so that the event stays replayable."""
+
     async def claim_delivery(
         self, user_id: str, event_id: str, connection_ids: list[str]
     ) -> list[str]:
-        """Mark an event as sent to these connections; return those that had not had it."""
+        """Lease this event's delivery to these connections; return those that had neither had
+        it nor a live lease on it."""
+        ...
+
+    async def confirm_delivery(
+        self, user_id: str, event_id: str, connection_ids: list[str]
+    ) -> None:
+        """These connections have had the event (their posts succeeded)."""
+        ...
+
+    async def release_delivery(
+        self, user_id: str, event_id: str, connection_ids: list[str]
+    ) -> None:
+        """Their posts failed: the event may be claimed for them again (by a resume)."""
         ...
 
 
 class TurnClaims(Protocol):
     async def claim_turn(self, user_id: str, turn_id: str) -> bool:
         """True the first time a turn id is asked for: a repeated ``chat`` runs no second turn."""
+        ...
+
+    async def release_turn(self, user_id: str, turn_id: str) -> None:
+        """The turn failed: the same turn id may be asked again."""
         ...
 
 
@@ -147,7 +173,11 @@ class ConnectionPoster(Protocol):
     """Sends one message to one WebSocket connection (API Gateway ``@connections``)."""
 
     async def post(self, connection_id: str, data: bytes) -> bool:
-        """True when sent; False when the connection is gone."""
+        """True when sent; False when the connection is gone. Other failures raise."""
+        ...
+
+    async def close(self, connection_id: str) -> None:
+        """Close the connection (API Gateway ``DeleteConnection``); the page reconnects."""
         ...
 
 

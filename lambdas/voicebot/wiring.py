@@ -27,6 +27,7 @@ from .config import (
     speech_settings,
     token_settings,
 )
+from .fairness import InFlightLimiter
 from .ports import (
     CancelFlags,
     ConnectionPoster,
@@ -42,7 +43,7 @@ from .ports import (
 from .services.health import HealthCheck
 from .services.history import HistoryService
 from .services.preemption import PreemptiveAnswers
-from .services.relay import TranscriptRelay
+from .services.relay import DeliveryPolicy, TranscriptRelay
 from .services.sessions import SessionService
 from .services.speech import SpeechService
 from .tokens import TokenSigner
@@ -97,12 +98,28 @@ def session_service() -> SessionService:
 @lru_cache(maxsize=1)
 def _redis_client() -> aioredis.Redis:
     import redis.asyncio as aioredis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import ExponentialBackoff
+    from redis.exceptions import ConnectionError
 
     settings = redis_settings()
-    kwargs: dict[str, Any] = {"socket_connect_timeout": 2, "socket_timeout": 5}
+    kwargs: dict[str, Any] = {
+        "socket_connect_timeout": settings.redis_connect_timeout_seconds,
+        "socket_timeout": settings.redis_socket_timeout_seconds,
+    }
     if settings.redis_auth_secret_arn:
         kwargs["password"] = _secret_value(settings.redis_auth_secret_arn)
-    return aioredis.from_url(settings.redis_url, **kwargs)
+    # A pooled connection that Redis dropped (a restart, a failover) is retried once on a fresh
+    # one; a timeout is not retried, so a stall is answered within the socket timeout.
+    kwargs["retry"] = Retry(ExponentialBackoff(cap=0.2, base=0.02), 1, (ConnectionError,))
+    # Bounded, and a command waits for a free connection rather than failing when all are busy.
+    pool = aioredis.BlockingConnectionPool.from_url(
+        settings.redis_url,
+        max_connections=settings.redis_max_connections,
+        timeout=settings.redis_pool_timeout_seconds,
+        **kwargs,
+    )
+    return aioredis.Redis(connection_pool=pool)
 
 
 @lru_cache(maxsize=1)
@@ -115,7 +132,17 @@ def _redis_bus() -> RedisBus:
         stream_maxlen=settings.transcript_stream_maxlen,
         stream_ttl_seconds=settings.transcript_ttl_seconds,
         connection_ttl_seconds=settings.connection_ttl_seconds,
+        max_connections_per_user=settings.max_connections_per_user,
+        max_utterances_per_user=settings.max_utterances_per_user,
+        utterance_repeat_window=settings.utterance_repeat_window,
+        turn_claim_ttl_seconds=settings.turn_claim_ttl_seconds,
     )
+
+
+@lru_cache(maxsize=1)
+def fairness() -> InFlightLimiter:
+    """Each caller's requests in flight in this process (handlers admit through it)."""
+    return InFlightLimiter(redis_settings().user_max_in_flight)
 
 
 # One Redis client serves every Redis port; each service is handed only the ports it uses.
@@ -212,6 +239,11 @@ def transcript_relay(endpoint_from_event: str | None = None) -> TranscriptRelay:
         delivery_ledger(),
         connection_poster(endpoint_from_event),
         preemption=preemptive_answers(),
+        policy=DeliveryPolicy(
+            attempts=connections_settings().delivery_attempts,
+            backoff_ms=connections_settings().delivery_backoff_ms,
+        ),
+        resume_max_events=redis_settings().resume_max_events,
     )
 
 
@@ -337,6 +369,7 @@ def reset() -> None:
         session_service,
         _redis_client,
         _redis_bus,
+        fairness,
         quota_service,
         preemptive_answers,
         history_store,

@@ -17,13 +17,14 @@ import pytest_asyncio
 import redis.asyncio as aioredis
 
 from local.redis_server import free_port
-from voicebot.adapters.redis_bus import RedisBus
+from voicebot.adapters.redis_bus import CANCEL_TTL_SECONDS, DELIVERY_LEASE_MS, RedisBus
 from voicebot.contract.wire import TranscriptPost
 from voicebot.errors import ServiceUnavailable
 from voicebot.ports import AppendResult
 
 CONN_TTL = 1111
 STREAM_TTL = 2222
+TURN_TTL = 900
 
 
 # On the test's own loop: the suite's async fixtures default to the session loop, and a client
@@ -42,6 +43,7 @@ def bus(client: aioredis.Redis) -> RedisBus:
         stream_maxlen=1000,
         stream_ttl_seconds=STREAM_TTL,
         connection_ttl_seconds=CONN_TTL,
+        turn_claim_ttl_seconds=TURN_TTL,
     )
 
 
@@ -250,23 +252,27 @@ async def test_every_key_the_bus_writes_expires(bus: RedisBus, client: aioredis.
     conn = f"{user}-c1"
     await bus.register(user, conn)
     event = await bus.append(user, post(0))
+    later = await bus.append(user, post(1))
     await bus.claim_delivery(user, str(event.event_id), [conn])
+    await bus.confirm_delivery(user, str(event.event_id), [conn])
+    await bus.claim_delivery(user, str(later.event_id), [conn])  # a post still in flight
     await bus.claim_turn(user, "t1")
     await bus.request_cancel(user, "t1", 1)
 
     keys = [k async for k in client.scan_iter(match=f"*{user}*")]
     ttls = {k.decode(): await client.ttl(k) for k in keys}
 
-    assert len(ttls) == 7, ttls  # conn, conns, stream, utterance, seen, turn, cancel
     assert all(ttl > 0 for ttl in ttls.values()), ttls
     expected = {
         RedisBus._conn_key(conn): CONN_TTL,
         RedisBus._user_conns_key(user): CONN_TTL,
         RedisBus._delivered_key(user, conn): CONN_TTL,
+        RedisBus._lease_key(user, conn): DELIVERY_LEASE_MS // 1000,
         RedisBus._stream_key(user): STREAM_TTL,
         RedisBus._utterance_key(user, "utt1"): STREAM_TTL,
-        f"vb:turn:{{{user}}}:t1": STREAM_TTL,
-        RedisBus._cancel_key(user, "t1"): 3600,
+        RedisBus._utterances_key(user): STREAM_TTL,
+        RedisBus._turn_key(user, "t1"): TURN_TTL,
+        RedisBus._cancel_key(user, "t1"): CANCEL_TTL_SECONDS,
     }
     assert set(ttls) == set(expected)
     for key, ttl in expected.items():
@@ -334,3 +340,76 @@ async def test_a_cancelled_poller_stops_even_when_redis_py_swallows_the_cancel(
         assert done, f"attempt {attempt}: the cancelled poller is still running"
         assert poller.cancelled(), f"attempt {attempt}: {poller.exception()!r}"
     assert await bus.cancel_requested(user, "t1") == (False, None)  # the client still works
+
+
+# ---- delivery leases and bounds -----------------------------------------------------------------
+
+
+async def test_a_released_delivery_can_be_claimed_again_and_a_confirmed_one_never(
+    bus: RedisBus,
+) -> None:
+    user = uid()
+    assert await bus.claim_delivery(user, "1-0", ["c1", "c2"]) == ["c1", "c2"]
+    assert await bus.claim_delivery(user, "1-0", ["c1", "c2"]) == []  # leased: in flight
+    await bus.confirm_delivery(user, "1-0", ["c1"])
+    await bus.release_delivery(user, "1-0", ["c2"])  # c2's post failed
+
+    assert await bus.claim_delivery(user, "1-0", ["c1", "c2"]) == ["c2"]
+
+
+async def test_a_page_s_delivery_records_are_bounded(client: aioredis.Redis) -> None:
+    bus = RedisBus(client, stream_maxlen=10)
+    user = uid()
+    for n in range(1, 51):
+        await bus.claim_delivery(user, f"{n}-0", ["c1"])
+        await bus.confirm_delivery(user, f"{n}-0", ["c1"])
+
+    assert await client.zcard(RedisBus._delivered_key(user, "c1")) == 20  # twice the stream
+
+
+async def test_a_user_s_pages_are_capped_and_the_oldest_is_dropped(client: aioredis.Redis) -> None:
+    bus = RedisBus(client, max_connections_per_user=3)
+    user = uid()
+    for n in range(5):
+        await bus.register(user, f"{user}-c{n}")
+        await asyncio.sleep(0.002)  # registration times are Redis's milliseconds
+
+    assert await bus.connections(user) == [f"{user}-c{n}" for n in (2, 3, 4)]
+    assert await bus.owner(f"{user}-c0") is None
+
+
+async def test_a_user_s_utterances_are_capped_and_repeats_kept_for_a_window(
+    client: aioredis.Redis,
+) -> None:
+    bus = RedisBus(client, max_utterances_per_user=3, utterance_repeat_window=2)
+    user = uid()
+    for n in range(5):
+        await bus.append(user, post(0, utterance=f"utt{n}"))
+    kept = [k async for k in client.scan_iter(match=f"vb:utt:{{{user}}}:*")]
+    assert sorted(k.decode().rsplit(":", 1)[1] for k in kept) == ["utt2", "utt3", "utt4"]
+
+    first = await bus.append(user, post(1, utterance="long"))
+    for seq in range(2, 6):
+        await bus.append(user, post(seq, utterance="long"))
+    assert (await bus.append(user, post(5, utterance="long"))).status == "repeat"
+    assert (await bus.append(user, post(1, utterance="long"))) == AppendResult("stale", None)
+    assert first.status == "new"
+    fields = await client.hkeys(RedisBus._utterance_key(user, "long"))
+    assert len(fields) == 2 + 2  # last, win and the window's two seqs
+
+
+async def test_events_after_reads_at_most_the_limit(bus: RedisBus) -> None:
+    user = uid()
+    ids = [(await bus.append(user, post(i))).event_id for i in range(10)]
+
+    assert [e.id for e in await bus.events_after(user, "0-0", limit=3)] == ids[:3]
+    assert [e.id for e in await bus.events_after(user, "not-an-id", limit=3)] == ids[-3:]
+    assert [e.id for e in await bus.events_after(user, str(ids[4]), limit=3)] == ids[5:8]
+
+
+async def test_a_released_turn_can_be_claimed_again(bus: RedisBus) -> None:
+    user = uid()
+    assert await bus.claim_turn(user, "t1")
+    await bus.release_turn(user, "t1")
+    assert await bus.claim_turn(user, "t1")
+    assert not await bus.claim_turn(user, "t1")

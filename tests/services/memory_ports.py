@@ -49,6 +49,7 @@ class MemoryBus:
         # (user, utterance) -> {"last": seq, "final": id, "ids": {seq: id}}
         self.utterances: dict[tuple[str, str], dict[str, Any]] = {}
         self.delivered: dict[str, set[str]] = defaultdict(set)
+        self.leases: set[tuple[str, str]] = set()  # (connection, event) claimed, not confirmed
         self.turns: set[tuple[str, str]] = set()
         self.cancels: dict[tuple[str, str], int | None] = {}
         self._next_id = 0
@@ -85,10 +86,12 @@ class MemoryBus:
             utt["final"] = event_id
         return AppendResult("new", event_id)
 
-    async def events_after(self, user_id: str, after: str) -> list[TranscriptEvent]:
+    async def events_after(
+        self, user_id: str, after: str, limit: int = 1000
+    ) -> list[TranscriptEvent]:
         events = self.streams[user_id]
         ids = [e.id for e in events]
-        return events[ids.index(after) + 1 :] if after in ids else list(events)
+        return events[ids.index(after) + 1 :][:limit] if after in ids else events[-limit:]
 
     async def event(self, user_id: str, event_id: str) -> TranscriptEvent | None:
         return next((e for e in self.streams[user_id] if e.id == event_id), None)
@@ -97,10 +100,26 @@ class MemoryBus:
     async def claim_delivery(
         self, user_id: str, event_id: str, connection_ids: list[str]
     ) -> list[str]:
-        claimed = [c for c in connection_ids if event_id not in self.delivered[c]]
-        for c in claimed:
-            self.delivered[c].add(event_id)
+        claimed = [
+            c
+            for c in connection_ids
+            if event_id not in self.delivered[c] and (c, event_id) not in self.leases
+        ]
+        self.leases.update((c, event_id) for c in claimed)
         return claimed
+
+    async def confirm_delivery(
+        self, user_id: str, event_id: str, connection_ids: list[str]
+    ) -> None:
+        for c in connection_ids:
+            self.leases.discard((c, event_id))
+            self.delivered[c].add(event_id)
+
+    async def release_delivery(
+        self, user_id: str, event_id: str, connection_ids: list[str]
+    ) -> None:
+        for c in connection_ids:
+            self.leases.discard((c, event_id))
 
     # ---- TurnClaims ----
     async def claim_turn(self, user_id: str, turn_id: str) -> bool:
@@ -108,6 +127,9 @@ class MemoryBus:
             return False
         self.turns.add((user_id, turn_id))
         return True
+
+    async def release_turn(self, user_id: str, turn_id: str) -> None:
+        self.turns.discard((user_id, turn_id))
 
     # ---- CancelFlags ----
     async def request_cancel(self, user_id: str, turn_id: str, heard: int | None) -> None:
@@ -125,6 +147,7 @@ class MemoryPoster(_UnitRecordingPoster):
         super().__init__()
         self.gone = set(gone or ())
         self.attempts: list[str] = []
+        self.closed: list[str] = []
         self.received: dict[str, list[dict[str, Any]]] = defaultdict(list)
 
     async def post(self, connection_id: str, data: bytes) -> bool:
@@ -133,6 +156,9 @@ class MemoryPoster(_UnitRecordingPoster):
             return False
         self.received[connection_id].append(json.loads(data))
         return await super().post(connection_id, data)
+
+    async def close(self, connection_id: str) -> None:
+        self.closed.append(connection_id)
 
 
 class MemoryHistory(_UnitMemoryHistory):

@@ -6,7 +6,7 @@ import pytest
 
 from voicebot.contract.wire import TranscriptPost
 from voicebot.errors import ApiError
-from voicebot.services.relay import TranscriptRelay
+from voicebot.services.relay import DeliveryPolicy, TranscriptRelay
 
 from .memory_ports import MemoryBus, MemoryPoster
 
@@ -151,3 +151,63 @@ async def test_resume_to_a_gone_connection_unregisters_it() -> None:
 
     assert await service.resume("u1", "c1", "0") == 0
     assert await bus.owner("c1") is None
+
+
+class FlakyPoster(MemoryPoster):
+    """A peer that throttles the next ``failures`` posts to each connection in ``flaky``."""
+
+    def __init__(self, failures: int, flaky: set[str]) -> None:
+        super().__init__()
+        self.left = {c: failures for c in flaky}
+
+    async def post(self, connection_id: str, data: bytes) -> bool:
+        if self.left.get(connection_id, 0) > 0:
+            self.left[connection_id] -= 1
+            raise RuntimeError("LimitExceededException")  # any failure but Gone
+        return await super().post(connection_id, data)
+
+
+def flaky_relay(bus: MemoryBus, poster: MemoryPoster) -> TranscriptRelay:
+    policy = DeliveryPolicy(attempts=3, backoff_ms=1)
+    return TranscriptRelay(stream=bus, registry=bus, deliveries=bus, poster=poster, policy=policy)
+
+
+async def test_a_post_that_fails_twice_is_retried_and_delivered_live() -> None:
+    bus, poster = MemoryBus(), FlakyPoster(2, {"c1"})
+    await bus.register("u1", "c1")
+
+    result = await flaky_relay(bus, poster).publish("u1", post(0, "안녕"))
+
+    assert result.delivered == 1
+    assert [m["text"] for m in poster.received["c1"]] == ["안녕"]
+
+
+async def test_a_post_that_keeps_failing_is_not_counted_and_stays_replayable() -> None:
+    bus, poster = MemoryBus(), FlakyPoster(3, {"c2"})
+    await bus.register("u1", "c1")
+    await bus.register("u1", "c2")
+    service = flaky_relay(bus, poster)
+
+    result = await service.publish("u1", post(0, "안녕"))
+
+    assert result.delivered == 1
+    assert poster.closed == ["c2"]  # closed so that the page reconnects and resumes
+    assert await bus.connections("u1") == ["c1"]
+    await bus.register("u1", "c3")  # the page, back
+    assert await service.resume("u1", "c3", "0") == 1
+    assert await service.resume("u1", "c3", "0") == 0
+    assert [m["text"] for m in poster.received["c3"]] == ["안녕"]
+
+
+async def test_a_repeat_reaches_the_pages_that_never_got_the_first_post() -> None:
+    bus, poster = MemoryBus(), MemoryPoster()
+    service = relay(bus, poster)
+    first = await service.publish("u1", post(0, "안녕", final=True))  # stored; no page yet
+    await bus.register("u1", "c1")
+
+    again = await service.publish("u1", post(0, "안녕", final=True))
+    once_more = await service.publish("u1", post(0, "안녕", final=True))
+
+    assert (again.event_id, again.delivered) == (first.event_id, 1)
+    assert once_more.delivered == 0
+    assert [m["id"] for m in poster.received["c1"]] == [first.event_id]

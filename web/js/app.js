@@ -237,6 +237,13 @@ const handlers = {
     updateSpeaking();
   },
   error(event) {
+    if (event.code === "unauthorized") {
+      // The server lost this connection (its cache was restarted or replaced): connect again,
+      // which registers it anew, and resume what was missed (onOpen). A turn it refused still
+      // gets its `done` first.
+      connection?.reconnectSoon();
+      return;
+    }
     if (event.code === "duplicate_turn") {
       dropTurn(event.turnId); // another page of ours is answering this question
       return;

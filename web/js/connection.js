@@ -6,6 +6,9 @@
 const PING_MS = 30_000;
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
+// docs/PROTOCOL.md: the page closes with this code when the server no longer knows it.
+export const RECONNECT_CLOSE_CODE = 4001;
+const RECONNECT_GRACE_MS = 2_000;
 
 export class Connection {
   /**
@@ -25,6 +28,7 @@ export class Connection {
     this.everOpened = false;
     this.pingTimer = 0;
     this.retryTimer = 0;
+    this.reconnecting = null; // the socket reconnectSoon() is replacing
   }
 
   get open() {
@@ -70,6 +74,29 @@ export class Connection {
       if (!opened) this.failures += 1;
       this.#scheduleRetry();
     };
+  }
+
+  /**
+   * For when the server no longer knows this connection (an `unauthorized` error event, e.g.
+   * after its cache was lost): the server closes the socket itself once it has sent what
+   * belongs with the error (a turn's `done`); if it has not within `graceMs`, the page closes
+   * it (code 4001). Either way it connects again at once: the new connection registers again,
+   * and onOpen(true) lets the page resume.
+   */
+  reconnectSoon(graceMs = RECONNECT_GRACE_MS) {
+    const socket = this.socket;
+    if (!socket || socket.readyState > WebSocket.OPEN || this.reconnecting === socket) return;
+    this.reconnecting = socket;
+    const again = () => {
+      clearTimeout(timer);
+      if (this.socket !== socket) return; // already replaced
+      this.socket = null; // its onclose must not schedule a second attempt
+      clearInterval(this.pingTimer);
+      if (socket.readyState <= WebSocket.OPEN) socket.close(RECONNECT_CLOSE_CODE, "not registered");
+      this.connect();
+    };
+    const timer = setTimeout(again, graceMs);
+    socket.addEventListener("close", again, { once: true });
   }
 
   /** Sends one action; false when there is no open connection to carry it. */

@@ -14,8 +14,11 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+# One attempt per call: the callers retry with their own backoff (services/relay.py
+# post_with_retry, 4 attempts as botocore's 3 retries made), and only they know whether a
+# failed post is still replayable.
 _CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 3},
+    retries={"mode": "standard", "total_max_attempts": 1},
     connect_timeout=2,
     read_timeout=5,
     max_pool_connections=50,
@@ -44,6 +47,16 @@ class ApiGatewayConnectionPoster:
 
     async def post(self, connection_id: str, data: bytes) -> bool:
         return await asyncio.to_thread(self._post_sync, connection_id, data)
+
+    def _close_sync(self, connection_id: str) -> None:
+        try:
+            self._client.delete_connection(ConnectionId=connection_id)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code", "") != "GoneException":
+                raise
+
+    async def close(self, connection_id: str) -> None:
+        await asyncio.to_thread(self._close_sync, connection_id)
 
 
 def endpoint_from_request(domain_name: str, stage: str) -> str:

@@ -24,8 +24,44 @@ from ..ports import AppendResult, HeldAnswer
 _PREFIX = "vb"
 # A held answer lives as long as a turn may run (the chat function's timeout) and no longer.
 HELD_ANSWER_TTL_SECONDS = 300
+# A cancel flag matters while its turn runs (at most the chat function's timeout); a later one
+# corrects the stored turn, which is not here.
+CANCEL_TTL_SECONDS = 300
+# A delivery claimed but neither confirmed nor released (the function died mid-post) may be
+# claimed again after this long: longer than a post with all its retries can take.
+DELIVERY_LEASE_MS = 60_000
 
-# KEYS: utterance hash, user stream. ARGV: seq, final, maxlen, ttl, event json.
+# Redis's clock in ms, for the scripts that need one.
+_NOW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+"""
+
+# KEYS: connection key, the user's pages (sorted by registration time).
+# ARGV: user, connection, ttl, cap, key prefixes of a connection, its deliveries, its leases.
+# Past the cap the oldest registrations are dropped (a page that vanished without $disconnect).
+_REGISTER = (
+    _NOW
+    + """
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+redis.call('ZADD', KEYS[2], now, ARGV[2])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+local over = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[4])
+if over <= 0 then return {} end
+local dropped = redis.call('ZRANGE', KEYS[2], 0, over - 1)
+for _, c in ipairs(dropped) do
+  redis.call('ZREM', KEYS[2], c)
+  redis.call('DEL', ARGV[5] .. c, ARGV[6] .. c, ARGV[7] .. c)
+end
+return dropped
+"""
+)
+
+# KEYS: utterance hash, user stream, the user's utterances (sorted by last use).
+# ARGV: seq, final, maxlen, ttl, event json, utterance id, repeat window, utterance cap,
+# utterance key prefix. The hash keeps 'last', 'final', and 's:<seq>' -> event id for the last
+# `window` accepted seqs ('win' lists them); past the cap the least recently used utterance of
+# the user is forgotten.
 _APPEND = """
 local prev = redis.call('HGET', KEYS[1], 's:' .. ARGV[1])
 if prev then return {'repeat', prev} end
@@ -35,23 +71,61 @@ if last and tonumber(ARGV[1]) < tonumber(last) then return {'stale', ''} end
 local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'e', ARGV[5])
 redis.call('HSET', KEYS[1], 'last', ARGV[1], 's:' .. ARGV[1], id)
 if ARGV[2] == '1' then redis.call('HSET', KEYS[1], 'final', id) end
+local seqs = {}
+local win = redis.call('HGET', KEYS[1], 'win')
+if win then for s in string.gmatch(win, '[^,]+') do table.insert(seqs, s) end end
+table.insert(seqs, ARGV[1])
+while #seqs > tonumber(ARGV[7]) do
+  redis.call('HDEL', KEYS[1], 's:' .. table.remove(seqs, 1))
+end
+redis.call('HSET', KEYS[1], 'win', table.concat(seqs, ','))
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 redis.call('EXPIRE', KEYS[2], ARGV[4])
+redis.call('ZADD', KEYS[3], tonumber(string.match(id, '^%d+')), ARGV[6])
+redis.call('EXPIRE', KEYS[3], ARGV[4])
+local over = redis.call('ZCARD', KEYS[3]) - tonumber(ARGV[8])
+if over > 0 then
+  for _, u in ipairs(redis.call('ZRANGE', KEYS[3], 0, over - 1)) do
+    redis.call('DEL', ARGV[9] .. u)
+  end
+  redis.call('ZREMRANGEBYRANK', KEYS[3], 0, over - 1)
+end
 return {'new', id}
 """
 
-# KEYS: one "delivered" set per connection. ARGV: event id, ttl. Returns the indexes claimed.
-_CLAIM = """
+# KEYS: per connection, its deliveries then its leases. ARGV: event id, lease ms.
+# Claims a lease for each connection that has neither had the event nor a live lease on it;
+# returns the indexes (1-based, per connection) claimed.
+_CLAIM = (
+    _NOW
+    + """
 local claimed = {}
-for i, key in ipairs(KEYS) do
-  if redis.call('SADD', key, ARGV[1]) == 1 then
-    redis.call('EXPIRE', key, ARGV[2])
-    table.insert(claimed, i)
+for i = 1, #KEYS, 2 do
+  local delivered, leases = KEYS[i], KEYS[i + 1]
+  redis.call('ZREMRANGEBYSCORE', leases, '-inf', now)
+  if not redis.call('ZSCORE', delivered, ARGV[1]) and not redis.call('ZSCORE', leases, ARGV[1]) then
+    redis.call('ZADD', leases, now + tonumber(ARGV[2]), ARGV[1])
+    redis.call('PEXPIRE', leases, ARGV[2])
+    table.insert(claimed, (i + 1) / 2)
   end
 end
 return claimed
 """
+)
 
+# KEYS: per connection, its deliveries then its leases. ARGV: event id, its ms, ttl, cap.
+# Records a delivery (after its post succeeded) and keeps only the newest `cap` records: an
+# event older than those is no longer in the stream, so it can never be replayed anyway.
+_CONFIRM = """
+for i = 1, #KEYS, 2 do
+  redis.call('ZADD', KEYS[i], ARGV[2], ARGV[1])
+  redis.call('ZREM', KEYS[i + 1], ARGV[1])
+  redis.call('EXPIRE', KEYS[i], ARGV[3])
+  local over = redis.call('ZCARD', KEYS[i]) - tonumber(ARGV[4])
+  if over > 0 then redis.call('ZREMRANGEBYRANK', KEYS[i], 0, over - 1) end
+end
+return 0
+"""
 
 # KEYS: the user's held-answer key. ARGV: answer id, turn id, connection id, text, ttl, the
 # device's end of speech ('' when unknown).
@@ -102,7 +176,13 @@ def _translate_errors(fn: Any) -> Any:
 
 class RedisBus:
     """ConnectionRegistry, TranscriptStream, DeliveryLedger, TurnClaims, CancelFlags and
-    HeldAnswers."""
+    HeldAnswers.
+
+    Every key it writes expires, and each is bounded: the stream by ``stream_maxlen``, a user's
+    pages by ``max_connections_per_user``, their utterances by ``max_utterances_per_user`` (each
+    remembering ``utterance_repeat_window`` seqs), a page's delivery records by twice the stream
+    bound, leases and claims by their short lifetimes.
+    """
 
     def __init__(
         self,
@@ -111,13 +191,23 @@ class RedisBus:
         stream_maxlen: int = 1000,
         stream_ttl_seconds: int = 24 * 3600,
         connection_ttl_seconds: int = 3 * 3600,
+        max_connections_per_user: int = 20,
+        max_utterances_per_user: int = 200,
+        utterance_repeat_window: int = 32,
+        turn_claim_ttl_seconds: int = 300,
     ) -> None:
         self._r = client
         self._maxlen = stream_maxlen
         self._stream_ttl = stream_ttl_seconds
         self._conn_ttl = connection_ttl_seconds
+        self._max_conns = max_connections_per_user
+        self._max_utts = max_utterances_per_user
+        self._repeat_window = utterance_repeat_window
+        self._turn_ttl = turn_claim_ttl_seconds
+        self._register = client.register_script(_REGISTER)
         self._append = client.register_script(_APPEND)
         self._claim = client.register_script(_CLAIM)
+        self._confirm = client.register_script(_CONFIRM)
         self._adopt = client.register_script(_ADOPT)
         self._discard = client.register_script(_DISCARD)
 
@@ -127,7 +217,8 @@ class RedisBus:
 
     @staticmethod
     def _user_conns_key(user_id: str) -> str:
-        return f"{_PREFIX}:conns:{{{user_id}}}"
+        # A sorted set (by registration time); the older "conns" set is never read again.
+        return f"{_PREFIX}:pages:{{{user_id}}}"
 
     @staticmethod
     def _stream_key(user_id: str) -> str:
@@ -139,8 +230,21 @@ class RedisBus:
         return f"{_PREFIX}:utt:{{{user_id}}}:{utterance_id}"
 
     @staticmethod
+    def _utterances_key(user_id: str) -> str:
+        return f"{_PREFIX}:utts:{{{user_id}}}"
+
+    @staticmethod
     def _delivered_key(user_id: str, connection_id: str) -> str:
-        return f"{_PREFIX}:seen:{{{user_id}}}:{connection_id}"
+        # A sorted set (by event time) of the events posted to the page successfully.
+        return f"{_PREFIX}:dlv:{{{user_id}}}:{connection_id}"
+
+    @staticmethod
+    def _lease_key(user_id: str, connection_id: str) -> str:
+        return f"{_PREFIX}:lease:{{{user_id}}}:{connection_id}"
+
+    @staticmethod
+    def _turn_key(user_id: str, turn_id: str) -> str:
+        return f"{_PREFIX}:turn:{{{user_id}}}:{turn_id}"
 
     @staticmethod
     def _cancel_key(user_id: str, turn_id: str) -> str:
@@ -148,11 +252,18 @@ class RedisBus:
 
     @_translate_errors
     async def register(self, user_id: str, connection_id: str) -> None:
-        async with self._r.pipeline(transaction=True) as pipe:
-            pipe.set(self._conn_key(connection_id), user_id, ex=self._conn_ttl)
-            pipe.sadd(self._user_conns_key(user_id), connection_id)
-            pipe.expire(self._user_conns_key(user_id), self._conn_ttl)
-            await pipe.execute()
+        await self._register(
+            keys=[self._conn_key(connection_id), self._user_conns_key(user_id)],
+            args=[
+                user_id,
+                connection_id,
+                self._conn_ttl,
+                self._max_conns,
+                self._conn_key(""),
+                self._delivered_key(user_id, ""),
+                self._lease_key(user_id, ""),
+            ],
+        )
 
     @_translate_errors
     async def unregister(self, connection_id: str) -> None:
@@ -160,8 +271,10 @@ class RedisBus:
         async with self._r.pipeline(transaction=True) as pipe:
             pipe.delete(self._conn_key(connection_id))
             if user_id is not None:
-                pipe.delete(self._delivered_key(_text(user_id), connection_id))
-                pipe.srem(self._user_conns_key(_text(user_id)), connection_id)
+                user = _text(user_id)
+                pipe.delete(self._delivered_key(user, connection_id))
+                pipe.delete(self._lease_key(user, connection_id))
+                pipe.zrem(self._user_conns_key(user), connection_id)
             await pipe.execute()
 
     @_translate_errors
@@ -171,35 +284,50 @@ class RedisBus:
 
     @_translate_errors
     async def connections(self, user_id: str) -> list[str]:
-        members = await self._r.smembers(self._user_conns_key(user_id))
+        members = await self._r.zrange(self._user_conns_key(user_id), 0, -1)
         return sorted(_text(m) for m in members)
 
     @_translate_errors
     async def append(self, user_id: str, post: TranscriptPost) -> AppendResult:
         # The stream keeps the post; the entry's id becomes the event's id when it is read.
         status, event_id = await self._append(
-            keys=[self._utterance_key(user_id, post.utteranceId), self._stream_key(user_id)],
+            keys=[
+                self._utterance_key(user_id, post.utteranceId),
+                self._stream_key(user_id),
+                self._utterances_key(user_id),
+            ],
             args=[
                 post.seq,
                 "1" if post.final else "0",
                 self._maxlen,
                 self._stream_ttl,
                 post.model_dump_json(exclude_none=True),
+                post.utteranceId,
+                self._repeat_window,
+                self._max_utts,
+                self._utterance_key(user_id, ""),
             ],
         )
         status_text = _text(status)
         return AppendResult(status=status_text, event_id=_text(event_id) or None)  # type: ignore[arg-type]
 
     @_translate_errors
-    async def events_after(self, user_id: str, after: str) -> list[TranscriptEvent]:
+    async def events_after(
+        self, user_id: str, after: str, limit: int = 1000
+    ) -> list[TranscriptEvent]:
+        # One bounded read, never the whole stream: ids are ordered by time, so an id that is
+        # no longer (or never was) in the stream still says where to start.
         key = self._stream_key(user_id)
-        known = False
         try:
-            known = bool(await self._r.xrange(key, min=after, max=after, count=1))
+            entries = await self._r.xrange(key, min=f"({after}", max="+", count=limit)
         except aioredis.ResponseError:
-            known = False  # not a stream id at all: replay everything retained
-        start = f"({after}" if known else "-"
-        entries = await self._r.xrange(key, min=start, max="+")
+            entries, after = [], ""  # not a stream id at all
+        if not entries:
+            newest = await self._r.xrevrange(key, count=1)
+            if newest and _id_order(_text(newest[0][0])) < _id_order(after):
+                # Not an id of this stream (later than anything in it: another server's clock,
+                # or none at all): the newest events retained, oldest first.
+                entries = list(reversed(await self._r.xrevrange(key, count=limit) or []))
         return [
             _stored_event(_text(entry_id), _text(fields[b"e"]))
             for entry_id, fields in entries or []
@@ -217,22 +345,53 @@ class RedisBus:
                 return _stored_event(_text(entry_id), _text(fields[b"e"]))
         return None
 
+    def _ledger_keys(self, user_id: str, connection_id: str) -> list[str]:
+        return [
+            self._delivered_key(user_id, connection_id),
+            self._lease_key(user_id, connection_id),
+        ]
+
     @_translate_errors
     async def claim_delivery(
         self, user_id: str, event_id: str, connection_ids: list[str]
     ) -> list[str]:
         if not connection_ids:
             return []
-        claimed = await self._claim(
-            keys=[self._delivered_key(user_id, c) for c in connection_ids],
-            args=[event_id, self._conn_ttl],
-        )
+        keys = [k for c in connection_ids for k in self._ledger_keys(user_id, c)]
+        claimed = await self._claim(keys=keys, args=[event_id, DELIVERY_LEASE_MS])
         return [connection_ids[int(i) - 1] for i in claimed]
 
     @_translate_errors
+    async def confirm_delivery(
+        self, user_id: str, event_id: str, connection_ids: list[str]
+    ) -> None:
+        if not connection_ids:
+            return
+        head = event_id.split("-", 1)[0]
+        keys = [k for c in connection_ids for k in self._ledger_keys(user_id, c)]
+        args: list[str | int] = [event_id, int(head) if head.isdigit() else 0]
+        args += [self._conn_ttl, 2 * self._maxlen]
+        await self._confirm(keys=keys, args=args)
+
+    @_translate_errors
+    async def release_delivery(
+        self, user_id: str, event_id: str, connection_ids: list[str]
+    ) -> None:
+        if not connection_ids:
+            return
+        async with self._r.pipeline(transaction=False) as pipe:
+            for c in connection_ids:
+                pipe.zrem(self._lease_key(user_id, c), event_id)
+            await pipe.execute()
+
+    @_translate_errors
     async def claim_turn(self, user_id: str, turn_id: str) -> bool:
-        key = f"{_PREFIX}:turn:{{{user_id}}}:{turn_id}"
-        return bool(await self._r.set(key, "1", nx=True, ex=self._stream_ttl))
+        key = self._turn_key(user_id, turn_id)
+        return bool(await self._r.set(key, "1", nx=True, ex=self._turn_ttl))
+
+    @_translate_errors
+    async def release_turn(self, user_id: str, turn_id: str) -> None:
+        await self._r.delete(self._turn_key(user_id, turn_id))
 
     @staticmethod
     def _held_key(user_id: str) -> str:
@@ -285,7 +444,9 @@ class RedisBus:
     @_translate_errors
     async def request_cancel(self, user_id: str, turn_id: str, heard: int | None) -> None:
         await self._r.set(
-            self._cancel_key(user_id, turn_id), "" if heard is None else str(heard), ex=3600
+            self._cancel_key(user_id, turn_id),
+            "" if heard is None else str(heard),
+            ex=CANCEL_TTL_SECONDS,
         )
 
     @_translate_errors
@@ -301,6 +462,14 @@ def _stored_event(event_id: str, stored: str) -> TranscriptEvent:
     fields = json.loads(stored)
     fields.pop("type", None)  # entries written before the contract layer carried it
     return TranscriptEvent(id=event_id, **fields)
+
+
+def _id_order(stream_id: str) -> tuple[int, int]:
+    """A stream id's place in time; anything that is not one sorts after every id."""
+    ms, _, seq = stream_id.partition("-")
+    if not ms.isdigit() or not (seq or "0").isdigit():
+        return (2**64, 0)
+    return (int(ms), int(seq or 0))
 
 
 def _text(value: Any) -> str:

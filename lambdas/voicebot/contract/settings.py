@@ -108,11 +108,35 @@ class SessionSettings(EnvSettings):
 
 
 class RedisSettings(EnvSettings):
+    """The Redis client of one function and the bounds of every key it writes (docs/PROTOCOL.md,
+    *Bounds*): every key expires, and nothing one user does grows without a cap."""
+
     redis_url: str
     redis_auth_secret_arn: str | None = None
     transcript_stream_maxlen: int = Field(default=1000, ge=10, le=100_000)
     transcript_ttl_seconds: int = Field(default=24 * 3600, ge=60)
     connection_ttl_seconds: int = Field(default=3 * 3600, ge=60)
+    # The pool of one function's process: a command waits up to redis_pool_timeout_seconds for a
+    # free connection instead of failing at once when all are busy (redis-py's default pool
+    # raised "Too many connections" past 100 and answered everyone service_unavailable).
+    redis_max_connections: int = Field(default=32, ge=1, le=1000)
+    redis_pool_timeout_seconds: float = Field(default=2.0, gt=0.0, le=30.0)
+    redis_socket_timeout_seconds: float = Field(default=5.0, gt=0.0, le=60.0)
+    redis_connect_timeout_seconds: float = Field(default=2.0, gt=0.0, le=60.0)
+    # Fairness: one user (or one connection, before its user is known) has at most this many
+    # requests in flight in a process; more are answered 429 rate_limited, for that user only.
+    user_max_in_flight: int = Field(default=8, ge=1, le=1000)
+    # Per-user caps: open pages (the oldest registration is dropped past it), utterances whose
+    # repeat/stale/closed state is kept (the oldest is forgotten past it), and per utterance the
+    # accepted seqs a repeat is recognized for (an older repeat reads as stale).
+    max_connections_per_user: int = Field(default=20, ge=1, le=1000)
+    max_utterances_per_user: int = Field(default=200, ge=1, le=100_000)
+    utterance_repeat_window: int = Field(default=32, ge=1, le=1000)
+    # A turn id is refused as duplicate_turn for this long: the chat function's timeout, as long
+    # as a turn may run (a failed turn releases it at once).
+    turn_claim_ttl_seconds: int = Field(default=300, ge=60, le=7 * 24 * 3600)
+    # A resume replays at most this many events (the page resumes again from the last one).
+    resume_max_events: int = Field(default=200, ge=1, le=100_000)
 
 
 class ConnectionsSettings(EnvSettings):
@@ -123,6 +147,12 @@ class ConnectionsSettings(EnvSettings):
     """
 
     connections_endpoint: str | None = None
+    # Delivery of a transcript to a page (services/relay.py): a post that fails (throttled, 5xx,
+    # timeout; not Gone) is tried this many times in all, with exponential backoff from
+    # delivery_backoff_ms; a delivery is recorded only once its post succeeded, so an
+    # undelivered event stays replayable by resume.
+    delivery_attempts: int = Field(default=4, ge=1, le=10)
+    delivery_backoff_ms: int = Field(default=100, ge=0, le=10_000)
 
 
 class HistorySettings(EnvSettings):

@@ -31,6 +31,15 @@ ORIGIN_NOT_ALLOWED = "origin_not_allowed"
 MAX_TEXT_CHARS = 2000  # a transcript's or a chat message's text
 MAX_SPEECH_CHARS = 1500
 
+# Error codes and the close code of the failure semantics (docs/PROTOCOL.md, "Failures"):
+# a caller over its in-flight cap (REST 429 and on the socket; that caller only), and a failure
+# that is neither a provider's nor "unreachable" (a turn still ends with its done).
+RATE_LIMITED = "rate_limited"
+INTERNAL_ERROR = "internal_error"
+# The server no longer knows the connection (its registry was lost): it sends `unauthorized`
+# and closes the connection; the page closes with this code itself, reconnects and resumes.
+RECONNECT_CLOSE_CODE = 4001
+
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 Lang = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$")]

@@ -17,7 +17,14 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..contract.wire import DeltaEvent, DoneEvent, ErrorEvent, SentenceEvent, ServerEvent
+from ..contract.wire import (
+    INTERNAL_ERROR,
+    DeltaEvent,
+    DoneEvent,
+    ErrorEvent,
+    SentenceEvent,
+    ServerEvent,
+)
 from ..errors import ProviderError, ServiceUnavailable
 from ..ports import (
     CancelFlags,
@@ -33,10 +40,12 @@ from ..ports import (
 from ..protocol import audio_events, encode_event
 from ..segmenter import SentenceSegmenter
 from ..speakable import PAUSE_OGG, speakable
+from .relay import DeliveryPolicy, post_with_retry
 
 logger = logging.getLogger(__name__)
 
 CANCEL_POLL_SECONDS = 0.05
+_POST_RETRIES = DeliveryPolicy()
 
 
 def now_ms() -> int:
@@ -156,12 +165,13 @@ class Outbox:
                 continue
             if self._turn_id is not None and "turnId" in type(event).model_fields:
                 event = event.model_copy(update={"turnId": self._turn_id})
-            try:
-                if not await self._poster.post(self._connection_id, encode_event(event)):
-                    self.gone = True
-                    self._on_gone()
-            except Exception:  # a failed post must not kill the turn; the page can resume
-                logger.exception("post to connection failed", extra={"type": event.type})
+            # Retried with backoff; one that still fails must not kill the turn.
+            sent = await post_with_retry(
+                self._poster, self._connection_id, encode_event(event), _POST_RETRIES
+            )
+            if sent is False:
+                self.gone = True
+                self._on_gone()
 
 
 class _CancelWatch:
@@ -177,8 +187,11 @@ class _CancelWatch:
         if not self.event.is_set() and self._readable:
             try:
                 requested, heard = await self._flags.cancel_requested(self._user_id, self._turn_id)
-            except ServiceUnavailable:
-                # Losing Redis mid-turn must not cut the answer short: it goes on, uncancellable.
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Losing Redis mid-turn (or any error reading it) must not cut the answer short
+                # or leave the turn unfinished: it goes on, uncancellable.
                 self._readable = False
                 logger.warning("cancel flag unreadable; this turn can no longer be cancelled")
                 return False
@@ -383,7 +396,12 @@ class TurnRunner:
             if isinstance(watch, _HeldWatch):
                 await watch.until_decided()  # the answer is ready; the page has yet to ask
         except ServiceUnavailable:
-            state.error = ("service_unavailable", "A backing service is unavailable; try again.")
+            state.error = ("service_unavailable", _MESSAGES["service_unavailable"])
+        except Exception:
+            # Anything else (a history or Redis error that is not "unreachable"): the turn still
+            # ends with an error and its done, never silently.
+            logger.exception("the turn failed")
+            state.error = (INTERNAL_ERROR, _MESSAGES[INTERNAL_ERROR])
         finally:
             for task in (*tasks, pump):
                 task.cancel()
@@ -430,10 +448,13 @@ class TurnRunner:
         """Preemptive answers of this user that ended unheard since the last turn (if any)."""
         if self._held is None:
             return
-        with contextlib.suppress(ServiceUnavailable):
+        try:
             discarded = await self._held.take_discarded(user_id)
-            if discarded:
-                ledger["preemptiveDiscarded"] = discarded
+        except Exception:  # only the ledger's count is lost
+            logger.warning("could not read the discarded preemptive answers", exc_info=True)
+            return
+        if discarded:
+            ledger["preemptiveDiscarded"] = discarded
 
     async def _messages(self, user_id: str, text: str) -> list[ChatMessage]:
         messages = [ChatMessage("system", self._opts.system_prompt)]
@@ -557,7 +578,7 @@ class TurnRunner:
         )
         try:
             await self._history.save(turn)
-        except ServiceUnavailable:
+        except Exception:  # the answer was given; only its memory is lost
             logger.exception("could not store the turn")
             return False
         return True
@@ -567,6 +588,7 @@ _MESSAGES = {
     "throttled": "The model or speech service is busy; please try again shortly.",
     "service_unavailable": "A backing service is unavailable; try again.",
     "provider_error": "The answer could not be completed.",
+    INTERNAL_ERROR: "Something went wrong on our side; try again.",
 }
 
 
