@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from handlers import sessions
 from local.apigw import LambdaContext, response_body, rest_event
@@ -37,10 +37,11 @@ class Deployment:
     """A signing-key secret in (moto's) Secrets Manager and a warm sessions container."""
 
     def __init__(self, **settings: object) -> None:
+        # The suite's moto server, not moto's in-process mock: starting and stopping that resets
+        # every moto backend of the process, the server's DynamoDB tables included.
         self.client = boto3.client("secretsmanager", region_name="us-east-1")
-        self.arn = self.client.create_secret(Name="voicebot-signing-key", SecretString=OLD_KEY)[
-            "ARN"
-        ]
+        name = f"voicebot-signing-key-{uuid.uuid4().hex}"
+        self.arn = self.client.create_secret(Name=name, SecretString=OLD_KEY)["ARN"]
         wiring.configure(TokenSettings.environment(token_secret_arn=self.arn, **settings))
 
     def rotate(self, key: str) -> None:
@@ -54,10 +55,15 @@ class Deployment:
         return token
 
 
+@pytest.fixture(autouse=True)
+def secrets_manager(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # boto3 (the test's and the function's) reaches Secrets Manager at the moto server.
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", moto_url)
+
+
 @pytest.fixture
 def deployment() -> Iterator[Deployment]:
-    with mock_aws():
-        yield Deployment()
+    yield Deployment()
     wiring.configure(None)
 
 
@@ -100,33 +106,31 @@ def test_a_key_two_rotations_old_is_refused(deployment: Deployment) -> None:
 
 
 def test_the_previous_key_is_refused_once_the_grace_window_is_over() -> None:
-    with mock_aws():
-        deployment = Deployment(token_previous_key_grace_seconds=0)
-        try:
-            before = call("/api/sessions")[1]
-            deployment.rotate(NEW_KEY)
-            fresh = deployment.token_signed_with(NEW_KEY)
-            assert call("/api/sessions/refresh", token=fresh)[0] == 200
+    deployment = Deployment(token_previous_key_grace_seconds=0)
+    try:
+        before = call("/api/sessions")[1]
+        deployment.rotate(NEW_KEY)
+        fresh = deployment.token_signed_with(NEW_KEY)
+        assert call("/api/sessions/refresh", token=fresh)[0] == 200
 
-            status, body = call("/api/sessions/refresh", token=before["token"])
-            assert (status, body["error"]["code"]) == (401, "unauthorized")
-            assert "retired" in body["error"]["message"]
-        finally:
-            wiring.configure(None)
+        status, body = call("/api/sessions/refresh", token=before["token"])
+        assert (status, body["error"]["code"]) == (401, "unauthorized")
+        assert "retired" in body["error"]["message"]
+    finally:
+        wiring.configure(None)
 
 
 def test_the_key_is_reread_on_schedule_without_any_failed_signature() -> None:
-    with mock_aws():
-        deployment = Deployment(token_key_reload_seconds=1)
-        try:
-            call("/api/sessions")
-            deployment.rotate(NEW_KEY)
-            time.sleep(1.1)
+    deployment = Deployment(token_key_reload_seconds=1)
+    try:
+        call("/api/sessions")
+        deployment.rotate(NEW_KEY)
+        time.sleep(1.1)
 
-            issued = call("/api/sessions")[1]
-            TokenSigner(NEW_KEY.encode(), 3600).verify(issued["token"], "client")
-        finally:
-            wiring.configure(None)
+        issued = call("/api/sessions")[1]
+        TokenSigner(NEW_KEY.encode(), 3600).verify(issued["token"], "client")
+    finally:
+        wiring.configure(None)
 
 
 def test_forged_tokens_do_not_make_every_request_read_the_secret() -> None:
