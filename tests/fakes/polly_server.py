@@ -166,15 +166,21 @@ class _PollyHandler(FakeAwsHandler[PollyRequest]):
         seconds = fp.duration_for(spoken)
         audio = fp.audio_bytes(output_format, seconds, req.body.get("SampleRate"))
         req.audio_seconds = seconds
-        self.send_bytes(
-            200,
-            audio,
-            {
-                "Content-Type": _CONTENT_TYPES[output_format],
-                "x-amzn-RequestCharacters": str(len(spoken)),
-            },
-        )
+        # Marked before the bytes go out: a client may read them, and look here, before a line
+        # after the send would have run.
         req.outcome = "ok"
+        try:
+            self.send_bytes(
+                200,
+                audio,
+                {
+                    "Content-Type": _CONTENT_TYPES[output_format],
+                    "x-amzn-RequestCharacters": str(len(spoken)),
+                },
+            )
+        except OSError:
+            req.outcome = "aborted"
+            raise
 
 
 @dataclass(eq=False)

@@ -96,8 +96,13 @@ def peer() -> Iterator[FaultyPeer]:
     ApiGatewayManagementApiBackend.post_to_connection = post_to_connection  # type: ignore[method-assign]
     ApiGatewayManagementApiBackend.delete_connection = delete_connection  # type: ignore[method-assign]
     yield rec
-    ApiGatewayManagementApiBackend.post_to_connection = post  # type: ignore[method-assign]
-    ApiGatewayManagementApiBackend.delete_connection = delete  # type: ignore[method-assign]
+    # Undo only what is still ours: the handler tests' session recorder may have been installed
+    # over this patch during the test, and putting moto's own post back would silence it for
+    # every later test of the worker.
+    if ApiGatewayManagementApiBackend.post_to_connection is post_to_connection:
+        ApiGatewayManagementApiBackend.post_to_connection = post  # type: ignore[method-assign]
+    if ApiGatewayManagementApiBackend.delete_connection is delete_connection:
+        ApiGatewayManagementApiBackend.delete_connection = delete  # type: ignore[method-assign]
 
 
 @pytest.fixture

@@ -61,17 +61,24 @@ class ConnectionRecorder:
             self.gone.clear()
 
 
+_RECORDER: ConnectionRecorder | None = None
+
+
 @pytest.fixture(scope="session")
-def recorder() -> Iterator[ConnectionRecorder]:
-    rec = ConnectionRecorder()
-    original = ApiGatewayManagementApiBackend.post_to_connection
+def recorder() -> ConnectionRecorder:
+    """The one recorder of the process: moto's post is patched once, for good. Modules that
+    re-export this fixture (tests/faults) get their own session instance of it, and a second
+    patch over the first would leave the handler tests reading a recorder nobody writes to."""
+    global _RECORDER
+    if _RECORDER is None:
+        _RECORDER = ConnectionRecorder()
+        rec = _RECORDER
 
-    def post_to_connection(self: Any, data: bytes, connection_id: str) -> None:
-        rec.record(unquote(connection_id), data)  # moto keeps the id URL-encoded
+        def post_to_connection(self: Any, data: bytes, connection_id: str) -> None:
+            rec.record(unquote(connection_id), data)  # moto keeps the id URL-encoded
 
-    ApiGatewayManagementApiBackend.post_to_connection = post_to_connection  # type: ignore[method-assign]
-    yield rec
-    ApiGatewayManagementApiBackend.post_to_connection = original  # type: ignore[method-assign]
+        ApiGatewayManagementApiBackend.post_to_connection = post_to_connection  # type: ignore[method-assign]
+    return _RECORDER
 
 
 @pytest.fixture(scope="session")

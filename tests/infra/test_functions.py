@@ -25,7 +25,7 @@ QUOTAS = {
 EXPECTED_ENVIRONMENT: dict[str, set[str]] = {
     # It probes Redis (services/health.py): a down cache is reported, 503.
     "health": REDIS,
-    "sessions": {"TOKEN_SECRET_ARN", "TOKEN_TTL_SECONDS"},
+    "sessions": {"TOKEN_SECRET_ARN", "TOKEN_TTL_SECONDS", "MAX_SESSION_AGE_SECONDS"},
     # Preemptive answers: the transcripts function starts them in the chat function.
     "transcripts": {"TOKEN_SECRET_ARN", "CONNECTIONS_ENDPOINT"} | REDIS | PREEMPTION,
     # Redis holds the speech quota's counters.
