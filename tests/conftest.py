@@ -63,7 +63,7 @@ def history_table(moto_url: str) -> str:
 # The longest files first: pytest-xdist (--dist loadfile) hands files to its workers in collection
 # order, and the browser and local-stack files, last in alphabetical order, left one worker
 # running them alone for the last two minutes. A stable sort keeps each file's tests together.
-_SLOW_FIRST = ("tests/web/", "tests/local/", "tests/infra/", "tests/interpreter/")
+_SLOW_FIRST = ("tests/web/", "tests/local/", "tests/faults/", "tests/infra/", "tests/interpreter/")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
