@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import random
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -41,7 +42,15 @@ from ._cli import add_copy_to_docs, bench_parser
 from ._stats import machine, publish, table
 
 SAMPLE_SECONDS = 10.0
-SAMPLE_COLUMNS = ("t_s", "used_memory_mib", "keys", "redis_rss_mib", "process_rss_mib")
+SAMPLE_COLUMNS = (
+    "t_s",
+    "used_memory_mib",
+    "keys",
+    "redis_rss_mib",
+    "process_rss_mib",
+    "bookkeeping_mib",
+    "services_rss_mib",
+)
 
 
 def rss_mib(pid: int | str = "self") -> float:
@@ -201,12 +210,34 @@ async def redis_memory(client: aioredis.Redis) -> dict[str, float]:
     }
 
 
-async def sample(client: aioredis.Redis, redis_pid: int, began: float) -> dict[str, float]:
+def bookkeeping_mib(lists: list[list[str]]) -> float:
+    """What the benchmark itself holds to count lost and duplicated events at the end: every id
+    each device published and each page received (each object counted once). It grows with every
+    event by design, so it is reported, and taken out of the process's RSS, on its own."""
+    seen: set[int] = set()
+    total = 0
+    for ids in lists:
+        total += sys.getsizeof(ids)
+        for item in ids:
+            if id(item) not in seen:
+                seen.add(id(item))
+                total += sys.getsizeof(item)
+    return total / 2**20
+
+
+async def sample(
+    client: aioredis.Redis, redis_pid: int, began: float, lists: list[list[str]]
+) -> dict[str, float]:
+    process = rss_mib()
+    kept = bookkeeping_mib(lists)
     return {
         "t_s": time.monotonic() - began,
         **(await redis_memory(client)),
         "redis_rss_mib": rss_mib(redis_pid),
-        "process_rss_mib": rss_mib(),
+        "process_rss_mib": process,
+        "bookkeeping_mib": kept,
+        # The services' share of the process: its RSS less the benchmark's own records.
+        "services_rss_mib": process - kept,
     }
 
 
@@ -227,15 +258,16 @@ async def soak(args: argparse.Namespace, server: EmbeddedRedis) -> dict[str, Any
         await reconnect(page, poster, 0.0)
     began = time.monotonic()
     stop = began + args.minutes * 60
-    before = await sample(direct, redis_pid, began)
-    samples = [before]
     published: dict[str, list[str]] = {u: [] for u in users}
+    lists = [p.received for p in pages] + list(published.values())
+    before = await sample(direct, redis_pid, began, lists)
+    samples = [before]
     counts = Counts()
 
     async def sampler() -> None:
         while time.monotonic() < stop:
             await asyncio.sleep(min(SAMPLE_SECONDS, max(0.0, stop - time.monotonic())))
-            samples.append(await sample(direct, redis_pid, began))
+            samples.append(await sample(direct, redis_pid, began, lists))
 
     interval = args.post_interval_ms / 1000
     await asyncio.gather(
@@ -245,7 +277,7 @@ async def soak(args: argparse.Namespace, server: EmbeddedRedis) -> dict[str, Any
         sampler(),
     )
     await asyncio.sleep(1.0)  # posts in flight land
-    after = await sample(direct, redis_pid, began)
+    after = await sample(direct, redis_pid, began, lists)
     for page in pages:  # the final check: every page comes back once more
         await reconnect(page, poster, 0.0)
 
@@ -294,6 +326,8 @@ def report(result: dict[str, Any]) -> str:
             ("Redis keys", "keys"),
             ("Redis process RSS (MiB)", "redis_rss_mib"),
             ("soak process RSS (MiB)", "process_rss_mib"),
+            ("its records of every event (MiB)", "bookkeeping_mib"),
+            ("services' share: RSS - records (MiB)", "services_rss_mib"),
         )
     ]
     lines = [
@@ -304,7 +338,15 @@ def report(result: dict[str, Any]) -> str:
         f"({result['closed_by_server']} closed by the server after failed posts)",
         table(["", "before", "after"], rows),
         table(
-            ["t (s)", "used_memory (MiB)", "keys", "Redis RSS (MiB)", "process RSS (MiB)"],
+            [
+                "t (s)",
+                "used_memory (MiB)",
+                "keys",
+                "Redis RSS (MiB)",
+                "process RSS (MiB)",
+                "records (MiB)",
+                "services (MiB)",
+            ],
             [
                 [
                     s["t_s"],
@@ -312,6 +354,8 @@ def report(result: dict[str, Any]) -> str:
                     s["keys"],
                     s["redis_rss_mib"],
                     s["process_rss_mib"],
+                    s["bookkeeping_mib"],
+                    s["services_rss_mib"],
                 ]
                 for s in result["samples"]
             ],
