@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from local.redis_server import EmbeddedRedis
-from tests.local.conftest import RunningStack, stack_env
+from tests.local.conftest import RunningStack, scripted_stack_on
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="pip install -r requirements/web.txt")
 
@@ -30,11 +30,8 @@ def redis_server() -> Iterator[EmbeddedRedis]:
 def stack(
     redis_server: EmbeddedRedis, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningStack]:
-    args = ["--chat", "scripted", "--tts", "scripted", "--asr", "none"]
-    running = RunningStack(
-        tmp_path_factory.mktemp("stack"),
-        [*args, "--redis-url", redis_server.url],
-        stack_env(SCRIPTED_ANSWER="네. 알겠습니다."),
+    running = scripted_stack_on(
+        redis_server.url, tmp_path_factory.mktemp("stack"), SCRIPTED_ANSWER="네. 알겠습니다."
     )
     yield running.start()
     running.stop()

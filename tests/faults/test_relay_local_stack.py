@@ -12,7 +12,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from local.redis_server import EmbeddedRedis
-from tests.local.conftest import RunningStack, new_session, stack_env
+from tests.local.conftest import RunningStack, new_session, scripted_stack_on
 from tests.local.local_ws import collect, open_page, send
 
 
@@ -26,10 +26,7 @@ def redis_server() -> Iterator[EmbeddedRedis]:
 def stack(
     redis_server: EmbeddedRedis, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningStack]:
-    args = ["--chat", "scripted", "--tts", "scripted", "--asr", "none"]
-    running = RunningStack(
-        tmp_path_factory.mktemp("stack"), [*args, "--redis-url", redis_server.url], stack_env()
-    )
+    running = scripted_stack_on(redis_server.url, tmp_path_factory.mktemp("stack"))
     yield running.start()
     running.stop()
 

@@ -150,6 +150,13 @@ class RunningStack:
 StartStack = Callable[..., "RunningStack"]
 
 
+def scripted_stack_on(redis_url: str, data_dir: Path, **env: str) -> RunningStack:
+    """A scripted stack (no speech recognizer) on a Redis the test owns and may stop or restart;
+    not started yet."""
+    args = ["--chat", "scripted", "--tts", "scripted", "--asr", "none", "--redis-url", redis_url]
+    return RunningStack(data_dir, args, stack_env(**env))
+
+
 def stack_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CHAT_", "TTS_"))}
     env.pop("REDIS_URL", None)

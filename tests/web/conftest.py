@@ -216,7 +216,11 @@ def open_page(
     contexts: list[Any] = []
     errors: list[str] = []
 
-    def open_(locale: str = "en-US", chromium: Any = browser) -> Any:
+    def open_(
+        locale: str = "en-US",
+        chromium: Any = browser,
+        before_load: Callable[[Any], None] | None = None,
+    ) -> Any:
         # bypass_csp lets Playwright evaluate its own scripts under the page's strict CSP; the
         # injection test therefore proves the rendering itself, not the CSP.
         context = chromium.new_context(viewport=PHONE, locale=locale, bypass_csp=True)
@@ -224,6 +228,8 @@ def open_page(
         page = context.new_page()
         page.on("pageerror", lambda error: errors.append(str(error)))
         wire.watch(page)
+        if before_load is not None:  # e.g. routes a test puts between the page and the stack
+            before_load(page)
         page.goto(stack.base_url + "/")
         page.wait_for_function("window.voicebot?.connection === 'connected'", timeout=15_000)
         return page

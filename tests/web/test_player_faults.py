@@ -17,8 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.local.conftest import RunningStack
-from tests.web.conftest import PHONE, SENTENCES, WireRecorder
+from tests.web.conftest import SENTENCES, WireRecorder
 
 LAST = len(SENTENCES) - 1
 
@@ -31,42 +30,29 @@ def half_of(event: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture
-def lossy_page(
-    browser: Any, stack: RunningStack, wire: WireRecorder
-) -> Iterator[Callable[[int], Any]]:
+def lossy_page(open_page: Any, wire: WireRecorder) -> Iterator[Callable[[int], Any]]:
     """Opens the page with a ``/ws`` that loses the second half of sentence ``lose``'s audio."""
-    contexts: list[Any] = []
-    errors: list[str] = []
 
     def open_(lose: int) -> Any:
-        context = browser.new_context(viewport=PHONE, locale="en-US", bypass_csp=True)
-        contexts.append(context)
-        page = context.new_page()
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        wire.watch(page)
+        def lossy_socket(page: Any) -> None:
+            def route(ws: Any) -> None:
+                server = ws.connect_to_server()
 
-        def route(ws: Any) -> None:
-            server = ws.connect_to_server()
+                def towards_page(message: str | bytes) -> None:
+                    event = json.loads(message) if isinstance(message, str) else None
+                    if event and event.get("type") == "audio" and event["index"] == lose:
+                        message = json.dumps(half_of(event))
+                    ws.send(message)
 
-            def towards_page(message: str | bytes) -> None:
-                event = json.loads(message) if isinstance(message, str) else None
-                if event and event.get("type") == "audio" and event["index"] == lose:
-                    message = json.dumps(half_of(event))
-                ws.send(message)
+                server.on_message(towards_page)
+                ws.on_message(server.send)
 
-            server.on_message(towards_page)
-            ws.on_message(server.send)
+            page.route_web_socket(re.compile(r"/ws(\?|$)"), route)
 
-        page.route_web_socket(re.compile(r"/ws(\?|$)"), route)
-        page.goto(stack.base_url + "/")
-        page.wait_for_function("window.voicebot?.connection === 'connected'", timeout=15_000)
-        return page
+        return open_page(before_load=lossy_socket)
 
     yield open_
-    for context in contexts:
-        context.close()
-    assert not errors, f"uncaught errors in the page: {errors}"
-    assert wire.frames and not wire.invalid(), wire.invalid()
+    assert wire.frames  # and open_page checks each of them against the wire schema
 
 
 def ask(page: Any, text: str) -> str:
