@@ -217,7 +217,10 @@ def build_parser() -> argparse.ArgumentParser:
         "per message in one process)",
     )
     parser.add_argument(
-        "--llm-threads", type=int, default=0, help="CPU threads of the local model (0: all cores)"
+        "--llm-threads",
+        type=int,
+        default=0,
+        help="CPU threads of the local model (0: half the cores, at least 1)",
     )
     parser.add_argument(
         "--llm-parallel",

@@ -26,9 +26,11 @@ echo "==> mypy (lambdas local interpreter cdk bench), beside pytest"
 mypy_pid=$!
 echo "==> pytest"
 set +e
-# Two workers, a test file each at a time (module and session fixtures stay per worker): the whole
-# suite takes ~4 minutes instead of ~6 on 2 cores. PYTEST_WORKERS=0 runs it in one process.
-.venv/bin/python -m pytest -n "${PYTEST_WORKERS:-2}" --dist loadfile "$@"
+# Three workers on 2 cores: the suite mostly waits (browsers, sockets, real time) and used about
+# 0.8 of a core with two. A worker takes a test file at a time, the browser files and the synth
+# files as one group each (tests/conftest.py says why and in what order). PYTEST_WORKERS=0 runs
+# it in one process.
+.venv/bin/python -m pytest -n "${PYTEST_WORKERS:-3}" --dist loadgroup --no-loadscope-reorder "$@"
 status=$?
 wait "$mypy_pid"
 mypy_status=$?

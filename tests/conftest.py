@@ -60,15 +60,33 @@ def history_table(moto_url: str) -> str:
     return HISTORY_TABLE
 
 
-# The longest files first: pytest-xdist (--dist loadfile) hands files to its workers in collection
-# order, and the browser and local-stack files, last in alphabetical order, left one worker
-# running them alone for the last two minutes. A stable sort keeps each file's tests together.
-_SLOW_FIRST = ("tests/web/", "tests/local/", "tests/faults/", "tests/infra/", "tests/interpreter/")
+# How the suite is shared between pytest-xdist's workers (scripts/test.sh: --dist loadgroup
+# --no-loadscope-reorder). A test file is one unit of work, so its module and session fixtures
+# are set up once per worker, as with --dist loadfile, except for two groups that each stay on
+# one worker: every browser test (their timing assertions hold best with one Chromium at a
+# time, and they share one stack per worker) and every synth test (each worker that synthesizes
+# starts jsii and synthesizes the default stack again). Units go out in this order, longest
+# first, so that no worker is left running a long file alone at the end; xdist's own reordering
+# (by test count) is off.
+_BROWSER_FILES = ("tests/web/", "tests/faults/test_relay_browser.py")
+_SLOW_FIRST = ("tests/web/", "tests/faults/test_relay_browser.py", "tests/infra/", "tests/local/")
+_SLOW_FIRST += ("tests/interpreter/", "tests/faults/")
 
 
+def _work_unit(nodeid: str) -> str:
+    if nodeid.startswith(_BROWSER_FILES):
+        return "browser"
+    if nodeid.startswith("tests/infra/"):
+        return "infra"
+    return nodeid.split("::", 1)[0]
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     def rank(item: pytest.Item) -> int:
         path = item.nodeid
         return next((i for i, prefix in enumerate(_SLOW_FIRST) if path.startswith(prefix)), 99)
 
     items.sort(key=rank)
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(_work_unit(item.nodeid)))

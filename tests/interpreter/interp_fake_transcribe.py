@@ -193,10 +193,20 @@ class FakeTranscribe:
         async def _stop() -> None:
             if self._server is not None:
                 self._server.close()
+            # Connections a client left open are ended here, not left to the garbage collector,
+            # which reports them ("Task was destroyed but it is pending!") in whatever test runs
+            # next in this process, failing that test's clean-log check.
+            current = asyncio.current_task()
+            handlers = [task for task in asyncio.all_tasks() if task is not current]
+            for task in handlers:
+                task.cancel()
+            await asyncio.gather(*handlers, return_exceptions=True)
 
         asyncio.run_coroutine_threadsafe(_stop(), self._loop).result(timeout=10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
+        if not self._thread.is_alive():
+            self._loop.close()
 
     async def _start(self) -> None:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

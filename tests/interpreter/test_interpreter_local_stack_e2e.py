@@ -26,6 +26,9 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+NO_MODELS = ("--chat", "scripted", "--tts", "scripted", "--asr", "none")
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -37,7 +40,9 @@ def local_stack(tmp_path: Path) -> Iterator[str]:
     port = _free_port()
     log = (tmp_path / "local.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "local", "--port", str(port)],
+        # The stack's relay is what this test needs: the interpreter runs Vosk itself, so the
+        # stack loads no models of its own (its defaults would load Gemma and a second Vosk).
+        [sys.executable, "-m", "local", "--port", str(port), *NO_MODELS],
         cwd=REPO,
         stdout=log,
         stderr=subprocess.STDOUT,
