@@ -93,6 +93,22 @@ def polly() -> Iterator[FakePolly]:
         yield server
 
 
+@pytest.fixture
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """botocore's own retries against the fakes, every one of them, without their waits.
+
+    Throttling backs off for rand(0, 1) * 2**attempt seconds, and adaptive mode's token bucket
+    then paces the next attempts, so a test that exhausts five attempts used to wait 8-13 s.
+    Only the waits are shortened: the attempts, the errors and what the handler makes of them
+    are botocore's and the fake's.
+    """
+    from botocore.retries.adaptive import ClientRateLimiter
+    from botocore.retries.standard import ExponentialBackoff
+
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0.01)
+    monkeypatch.setattr(ClientRateLimiter, "on_sending_request", lambda self, request, **kw: None)
+
+
 @dataclass
 class Response:
     status: int

@@ -169,7 +169,7 @@ def test_a_page_that_goes_away_stops_its_turn(api, bedrock):
     assert bedrock.requests[-1].tokens_sent < len(FIVE * 4) / 4 / 2
 
 
-def test_bedrock_throttling_is_retried_then_answered(api, bedrock):
+def test_bedrock_throttling_is_retried_then_answered(api, bedrock, quick_retries):
     bedrock.throttle_first_n = 2
     page = api.page(api.session()["token"])
     api.send(page, {"action": "chat", "turnId": "t1", "text": "hi"})
@@ -178,7 +178,7 @@ def test_bedrock_throttling_is_retried_then_answered(api, bedrock):
     assert events[-1]["text"] == "안녕하세요. 반갑습니다."
 
 
-def test_persistent_throttling_becomes_an_error_event_then_done(api, bedrock):
+def test_persistent_throttling_becomes_an_error_event_then_done(api, bedrock, quick_retries):
     bedrock.throttle_first_n = 100
     page = api.page(api.session()["token"])
     api.send(page, {"action": "chat", "turnId": "t1", "text": "hi"})

@@ -32,10 +32,13 @@ def test_speech_needs_a_client_token(api):
     assert api.rest("POST", "/api/speech", token=device, body={"text": "hi"}).status == 401
 
 
-def test_speech_throttled_beyond_retries_is_429(api, polly):
+def test_speech_throttled_beyond_retries_is_429(api, polly, quick_retries):
     polly.throttle_first_n = 100
+    before = len(polly.requests)
     response = api.rest("POST", "/api/speech", token=api.session()["token"], body={"text": "x1"})
     assert response.status == 429 and response.json()["error"]["code"] == "throttled"
+    attempts = [r.outcome for r in polly.requests[before:]]
+    assert len(attempts) >= 5 and set(attempts) == {"throttled"}  # max_attempts 5: all retried
 
 
 def test_speech_outage_is_a_clean_5xx(api, polly):
