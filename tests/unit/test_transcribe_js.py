@@ -231,3 +231,103 @@ def test_a_stabilized_script_carries_stable_chars_and_ends_with_one_final_per_ut
         (1, "그럼 내일 봐요.", True, None),
     ]
     assert len({p["utteranceId"] for p in page}) == 2
+
+
+# ---- delivery: one post in flight, reconnects -----------------------------------------------
+
+SENDER = """
+import { TranscriptSender } from "./web/js/transcribe.js";
+const sent = [];
+const sender = new TranscriptSender((post) => sent.push(`${post.utteranceId}:${post.seq}`));
+const post = (u, seq, final = false) => ({ utteranceId: u, seq, final, text: "x" });
+sender.publish(post("a", 0));
+sender.publish(post("a", 1));
+sender.publish(post("a", 2));      // replaces a:1, which never goes
+sender.publish(post("a", 3, true));  // a final is never dropped
+sender.publish(post("b", 0));
+const steps = [sent.slice()];
+sender.heard({ utteranceId: "a", seq: 0 });
+steps.push(sent.slice());
+sender.heard({ utteranceId: "zz", seq: 9 });  // someone else's: nothing moves
+sender.heard({ utteranceId: "a", seq: 3 });
+sender.heard({ utteranceId: "b", seq: 0 });
+steps.push(sent.slice());
+console.log(JSON.stringify(steps));
+"""
+
+
+def test_the_page_sends_one_transcript_at_a_time_and_drops_superseded_partials() -> None:
+    assert run_node(SENDER, None) == [
+        ["a:0"],
+        ["a:0", "a:3"],
+        ["a:0", "a:3", "b:0"],
+    ]
+
+
+RECONNECT = """
+import { TranscribeUtterance } from "./web/js/transcribe.js";
+import { EventStreamDecoder, encodeMessage } from "./web/js/eventstream.js";
+const { script } = JSON.parse(process.argv[1]);
+const sockets = [];
+globalThis.WebSocket = class {
+  constructor(url) { this.url = url; this.readyState = 0; this.sent = []; sockets.push(this);
+    setTimeout(() => this.step(), 0); }
+  send(data) { this.sent.push(data); }
+  close() { this.readyState = 3; setTimeout(() => this.onclose?.(), 0); }
+  step() {
+    const plan = script[sockets.indexOf(this)] ?? "refuse";
+    if (plan === "refuse") { this.readyState = 3; this.onclose(); return; }
+    this.readyState = 1; this.onopen();
+    const headers = { ":message-type": plan === "fail" ? "exception" : "event",
+      ":event-type": "TranscriptEvent", ":exception-type": "InternalFailureException",
+      ":content-type": "application/json" };
+    const result = { ResultId: "r", IsPartial: plan === "fail", EndTime: 0.5,
+      Alternatives: [{ Transcript: plan === "fail" ? "안녕" : "안녕하세요", Items: [] }] };
+    const body = plan === "fail" ? { Message: "dropped" } : { Transcript: { Results: [result] } };
+    if (plan === "fail") {
+      const partial = { ...headers, ":message-type": "event" };
+      const partialBody = { Transcript: { Results: [result] } };
+      this.onmessage({ data: encodeMessage(partial,
+        new TextEncoder().encode(JSON.stringify(partialBody))).buffer });
+    }
+    this.onmessage({ data: encodeMessage(headers,
+      new TextEncoder().encode(JSON.stringify(body))).buffer });
+    if (plan !== "fail") { this.readyState = 3; this.onclose(); }
+  }
+};
+WebSocket.OPEN = 1;
+let presigns = 0;
+const out = { emitted: [], gaveUp: null };
+await new Promise((resolve) => {
+  const utterance = new TranscribeUtterance({
+    presign: async () => ({ url: `ws://peer/${++presigns}` }),
+    emit: (event) => out.emitted.push([event.text, event.final]),
+    onGiveUp: (error) => (out.gaveUp = error.reason),
+    onDone: resolve,
+  });
+  utterance.start();
+  utterance.send(new Uint8Array(3200).buffer);
+  utterance.send(new Uint8Array(3200).buffer);
+  utterance.finish();
+});
+out.presigns = presigns;
+out.audioBytesSent = sockets.map((s) => s.sent.map((d) => new EventStreamDecoder().push(d)[0])
+  .map((m) => m.payload.length));
+console.log(JSON.stringify(out));
+"""
+
+
+def test_a_broken_stream_is_reopened_with_a_fresh_url_and_its_audio_sent_again() -> None:
+    out = run_node(RECONNECT, {"script": ["fail", "final"]})
+    assert out["presigns"] == 2 and out["gaveUp"] is None
+    # Both streams got the utterance's audio and its end (0 bytes); no final had covered it.
+    assert out["audioBytesSent"] == [[3200, 3200, 0], [3200, 3200, 0]]
+    assert out["emitted"] == [["안녕", False], ["안녕하세요", True]]
+
+
+def test_a_stream_refused_every_time_gives_up_as_refused_with_its_partial_final() -> None:
+    out = run_node(RECONNECT, {"script": ["fail"]})  # then refused: 1 + 3 reconnects
+    assert out["presigns"] == 4 and out["gaveUp"] == "refused"
+    assert out["emitted"] == [["안녕", False], ["안녕", True]]
+    never = run_node(RECONNECT, {"script": []})
+    assert never["presigns"] == 4 and never["gaveUp"] == "refused" and never["emitted"] == []

@@ -9,7 +9,7 @@ import { InterruptionPolicy } from "./interruption.js";
 import { Microphone, hearTranscript, readsComplete } from "./mic.js";
 import { SentencePlayer } from "./player.js";
 import { Session, postJson } from "./session.js";
-import { TranscribeTransport } from "./transcribe.js";
+import { TranscribeTransport, TranscriptSender } from "./transcribe.js";
 import { ConversationView } from "./view.js";
 
 const $ = (id) => document.getElementById(id);
@@ -182,6 +182,7 @@ function settled(event) {
 const handlers = {
   transcript(event) {
     lastTranscriptId = event.id;
+    transcriptSender.heard(event); // this page's own post came back: the next one may go
     const shown = utterances.get(event.utteranceId);
     if (shown !== undefined && (shown.final || event.seq <= shown.seq)) return;
     hearTranscript(event); // the microphone's pause follows the words heard (its own mic- ones)
@@ -366,6 +367,8 @@ function bindControls(config) {
 
 // The page's transcripts go to its own socket as `transcript` actions: the same relay, and the
 // same events, as a device's (docs/PROTOCOL.md, "The page's microphone on AWS").
+const transcriptSender = new TranscriptSender((post) => send({ action: "transcript", ...post }));
+
 function transcribeTransport(config) {
   const language = config.language || "ko-KR";
   return new TranscribeTransport({
@@ -375,7 +378,7 @@ function transcribeTransport(config) {
         body: { lang: language },
         token: await session.token(),
       }),
-    publish: (post) => send({ action: "transcript", ...post }),
+    publish: (post) => transcriptSender.publish(post),
     onError: (error) =>
       showAlert(
         t(`err.transcribe.${error.reason}`, { message: error.message, seconds: error.retryAfter }),

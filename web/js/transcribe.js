@@ -324,3 +324,46 @@ export class TranscribeTransport {
     this.end(Date.now());
   }
 }
+
+/**
+ * Sends the page's transcripts one at a time, in order, as the interpreter's publisher does: the
+ * socket's messages are separate invocations that may overtake each other, and a partial that
+ * lands after a later one of its utterance is stale (not relayed). The next post goes once the
+ * one in flight came back as a `transcript` event (or after `releaseMs`); a queued partial is
+ * dropped as soon as a newer post of its utterance is queued (the relay would replace it anyway).
+ */
+export class TranscriptSender {
+  constructor(send, { releaseMs = 1500 } = {}) {
+    Object.assign(this, { send, releaseMs });
+    this.queue = [];
+    this.inFlight = null;
+    this.timer = null;
+  }
+
+  publish(post) {
+    this.queue = this.queue.filter((q) => q.final || q.utteranceId !== post.utteranceId);
+    this.queue.push(post);
+    this.#next();
+  }
+
+  /** A `transcript` event arrived (any page's, any producer's). */
+  heard(event) {
+    const flying = this.inFlight;
+    if (flying && event.utteranceId === flying.utteranceId && event.seq >= flying.seq) {
+      this.#release();
+    }
+  }
+
+  #next() {
+    if (this.inFlight || !this.queue.length) return;
+    this.inFlight = this.queue.shift();
+    this.timer = setTimeout(() => this.#release(), this.releaseMs);
+    this.send(this.inFlight);
+  }
+
+  #release() {
+    clearTimeout(this.timer);
+    this.inFlight = null;
+    this.#next();
+  }
+}
