@@ -19,7 +19,7 @@ import soundfile
 from tests.fakes.transcribe_ws import FakeTranscribeWebSocket
 from tests.local.conftest import RunningStack, stack_env
 
-from .conftest import CHROMIUM, CHROMIUM_ARGS
+from .conftest import launch_with_microphone
 
 WAV = Path(__file__).parents[1] / "interpreter" / "data" / "two_utterances.wav"
 TEXTS = ["안녕하세요 오늘 날씨가 좋네요", "내일도 맑을까요"]
@@ -61,16 +61,7 @@ def stack(
 @pytest.fixture(scope="module")
 def speech_browser(playwright: Any) -> Iterator[Any]:
     """A Chromium whose microphone plays two utterances of real Korean speech, in a loop."""
-    chromium = playwright.chromium.launch(
-        executable_path=CHROMIUM,
-        headless=True,
-        args=[
-            *CHROMIUM_ARGS,
-            "--use-fake-ui-for-media-stream",
-            "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-audio-capture={WAV}",
-        ],
-    )
+    chromium = launch_with_microphone(playwright, WAV)
     yield chromium
     chromium.close()
 
