@@ -7,6 +7,8 @@ from __future__ import annotations
 import time
 from urllib.parse import parse_qsl, urlsplit
 
+import pytest
+
 from tests.fakes.transcribe_ws import signature_problem
 
 # tests/conftest.py gives every test these credentials (and AWS_REGION=us-east-1).
@@ -165,3 +167,12 @@ def test_a_connection_that_was_never_signed_in_cannot_post(api):
     api.send("never-connected=", {"action": "transcript", **POSTS[0]})
     assert [m["type"] for m in api.received("never-connected=")] == ["error"]
     assert api.received("never-connected=")[0]["code"] == "unauthorized"
+
+
+@pytest.mark.parametrize("body", [{"lang": 5}, {"lang": "ko KR"}, {"lang": "x" * 40}])
+def test_a_bad_language_is_a_400_and_counts_no_stream(api, environment, body):
+    environment.set(QUOTA_TRANSCRIBE_STREAMS="1")
+    token = api.session()["token"]
+    refused = open_stream(api, token, body)
+    assert refused.status == 400 and refused.json()["error"]["code"] == "bad_request"
+    assert open_stream(api, token).status == 200  # the quota's one stream was still there
