@@ -34,7 +34,7 @@ const STRINGS = {
     "err.notConnected": "아직 연결되지 않았습니다. 잠시 후 다시 보내 주세요.",
     "err.mic": "마이크를 쓸 수 없습니다: {message}",
     "err.transcribe.refused":
-      "음성 인식 서비스(Amazon Transcribe)가 연결을 거부했습니다(서명이 틀렸거나 만료됨). 잠시 후 다시 말해 주세요.",
+      "음성 인식 서비스(Amazon Transcribe)가 연결을 거부했거나 닿지 않습니다(서명이 틀렸거나 만료됨, 또는 네트워크). 잠시 후 다시 말해 주세요.",
     "err.transcribe.failed": "음성 인식이 중간에 끊겼습니다: {message}",
     "err.transcribe.presign": "음성 인식 연결을 준비할 수 없습니다: {message}",
     "err.transcribe.quota": "음성 인식 사용 한도에 도달했습니다. {seconds}초 뒤에 다시 말해 주세요.",
@@ -81,7 +81,7 @@ const STRINGS = {
     "err.notConnected": "Not connected yet. Please send again in a moment.",
     "err.mic": "Cannot use the microphone: {message}",
     "err.transcribe.refused":
-      "The speech service (Amazon Transcribe) refused the connection (a wrong or expired signature). Please speak again in a moment.",
+      "The speech service (Amazon Transcribe) refused the connection or could not be reached (a wrong or expired signature, or the network). Please speak again in a moment.",
     "err.transcribe.failed": "Speech recognition was cut off: {message}",
     "err.transcribe.presign": "Could not prepare speech recognition: {message}",
     "err.transcribe.quota":
