@@ -50,6 +50,7 @@ _VPC_ENI_ACTIONS = (
     "ec2:UnassignPrivateIpAddresses",
 )
 _BEDROCK_ACTIONS = ("bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream")
+_TRANSCRIBE_ACTION = "transcribe:StartStreamTranscriptionWebSocket"
 
 
 @dataclass(frozen=True)
@@ -235,6 +236,10 @@ class VoicebotFunctions(Construct):
             role.add_to_policy(
                 iam.PolicyStatement(actions=list(_BEDROCK_ACTIONS), resources=self._model_arns())
             )
+        if spec.start_transcription:
+            # The pre-signed URLs it mints carry this role's signature: the page's stream may do
+            # this one action. Transcribe streaming has no resource types to name.
+            role.add_to_policy(iam.PolicyStatement(actions=[_TRANSCRIBE_ACTION], resources=["*"]))
 
     def _acknowledge(self, spec: FunctionSpec, function: lambda_.Function, role: iam.Role) -> None:
         acknowledge(
@@ -248,6 +253,10 @@ class VoicebotFunctions(Construct):
             wildcard_uses.append("the VPC network-interface calls Lambda makes for the function")
         if spec.synthesize_speech:
             wildcard_uses.append("polly:SynthesizeSpeech (authorised on lexicons; none is used)")
+        if spec.start_transcription:
+            wildcard_uses.append(
+                "transcribe:StartStreamTranscriptionWebSocket (no resource types exist for it)"
+            )
         acknowledge(
             role,
             "IAM5[Resource::*]",

@@ -21,6 +21,7 @@ from constructs import Construct
 
 from voicebot.contract.endpointing import EndOfTurnConfig
 from voicebot.contract.interruptions import InterruptionConfig
+from voicebot.contract.routes import TRANSCRIBE_STREAM
 from voicebot.contract.settings import PreemptionSettings, TurnTakingSettings
 from voicebot.contract.wire import PageConfig
 
@@ -51,6 +52,8 @@ def page_config(
         language=language,
         voice=voice,
         accessCodeRequired=access_code_required,
+        # The page's microphone: Amazon Transcribe through a URL this route signs.
+        transcribeUrl=TRANSCRIBE_STREAM.path,
         interruption=InterruptionConfig.from_settings(turn_taking),
         endOfTurn=EndOfTurnConfig(enabled=turn_taking.adaptive_end_of_turn),
         preemptiveAnswers=bool(
@@ -194,8 +197,11 @@ class WebHosting(Construct):
     def _security_headers(self, websocket_api_id: str) -> cloudfront.ResponseHeadersPolicy:
         stack = Stack.of(self)
         websocket_origin = f"wss://{websocket_api_id}.execute-api.{stack.region}.{stack.url_suffix}"
-        # The page is plain files: scripts and styles from its own origin, the WebSocket to this
-        # stack's API, audio from blob:/data: URLs it builds from the audio events.
+        # The page's microphone streams to Transcribe in the stack's region (the function's).
+        transcribe_origin = f"wss://transcribestreaming.{stack.region}.{stack.url_suffix}:8443"
+        # The page is plain files: scripts and styles from its own origin, the WebSockets to this
+        # stack's API and to Transcribe, audio from blob:/data: URLs it builds from the audio
+        # events.
         policy = "; ".join(
             (
                 "default-src 'self'",
@@ -203,7 +209,7 @@ class WebHosting(Construct):
                 "style-src 'self' 'unsafe-inline'",
                 "img-src 'self' data:",
                 "media-src 'self' blob: data:",
-                f"connect-src 'self' {websocket_origin}",
+                f"connect-src 'self' {websocket_origin} {transcribe_origin}",
                 "object-src 'none'",
                 "base-uri 'self'",
                 "frame-ancestors 'none'",

@@ -192,6 +192,8 @@ class ApiTwin:
         config = PageConfig(
             wsUrl=f"{base}/ws",
             micUrl=f"{base}/mic" if self._mic is not None else None,
+            # The same presign route as on AWS; the page then prefers it to /mic.
+            transcribeUrl=routes.TRANSCRIBE_STREAM.path if self._options.transcribe else None,
             language=self._options.language,
             voice=self._options.voice or SpeechSettings.model_fields["tts_voice"].default,
             accessCodeRequired=False,

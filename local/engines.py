@@ -25,6 +25,7 @@ from voicebot.contract.settings import (
     ServiceSettings,
     SpeechSettings,
     TokenSettings,
+    TranscribeSettings,
     TurnTakingSettings,
 )
 
@@ -79,6 +80,8 @@ def uses_aws(options: StackOptions) -> list[str]:
         needs.append("chat (Bedrock)")
     if options.tts == "polly":
         needs.append("speech (Polly)")
+    if options.transcribe and not options.transcribe_endpoint:
+        needs.append("the page's microphone (Transcribe)")
     return needs
 
 
@@ -206,6 +209,10 @@ def handler_environment(options: StackOptions, endpoints: Endpoints) -> dict[str
         env.update(riva_tts_environment(options))
     if options.voice:
         env.update(SpeechSettings.environment(tts_voice=options.voice))
+    if options.transcribe:
+        env.update(TranscribeSettings.environment(transcribe_language=options.language))
+    if options.transcribe_endpoint:
+        env.update(TranscribeSettings.environment(transcribe_endpoint=options.transcribe_endpoint))
     return env
 
 
@@ -250,6 +257,8 @@ def engine_names(options: StackOptions) -> dict[str, str]:
         "riva": f"riva ({riva.url})",
         "none": "none (use the interpreter)",
     }[options.asr]
+    if options.transcribe:
+        asr = f"transcribe ({options.transcribe_endpoint or 'AWS'}, in the page)"
     tts = {
         "espeak": "espeak-ng",
         "polly": "polly",

@@ -64,6 +64,10 @@ class StackOptions:
     interruption_policy: bool = True
     # The page microphone's pause follows the words heard (contract/endpointing.py).
     adaptive_end_of_turn: bool = True
+    # The page's microphone streams to Amazon Transcribe (as deployed) instead of /mic; at this
+    # Transcribe-compatible WebSocket endpoint when given (the tests' peer), else AWS's.
+    transcribe: bool = False
+    transcribe_endpoint: str | None = None
 
     @property
     def base_url(self) -> str:
@@ -161,6 +165,18 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="load the Vosk model (~600 MB RAM, a few seconds) right after start instead of at "
         "the first microphone connection",
+    )
+    parser.add_argument(
+        "--transcribe",
+        action="store_true",
+        help="the page's microphone streams to Amazon Transcribe as on AWS (URLs signed with "
+        "your AWS credentials by the same transcribe function), instead of /mic",
+    )
+    parser.add_argument(
+        "--transcribe-endpoint",
+        metavar="URL",
+        help="ws:// or wss:// endpoint that speaks Transcribe's streaming WebSocket protocol, "
+        "for the page's pre-signed URLs (implies --transcribe; e.g. a test peer)",
     )
     _add_riva_arguments(parser)
     parser.add_argument(
@@ -296,6 +312,8 @@ def parse_options(argv: list[str] | None = None) -> StackOptions:
     for name in ("ws_message_rate", "integration_timeout"):
         if getattr(args, name) <= 0:
             parser.error(f"--{name.replace('_', '-')} must be more than 0")
+    if args.transcribe_endpoint and not args.transcribe_endpoint.startswith(("ws://", "wss://")):
+        parser.error("--transcribe-endpoint must be a ws:// or wss:// URL")
     if args.redis_restart_delay < 0:
         parser.error("--redis-restart-delay must be 0 or more")
     tts_language = args.riva_tts_language or args.language
@@ -341,4 +359,6 @@ def parse_options(argv: list[str] | None = None) -> StackOptions:
         ),
         interruption_policy=args.interruption_policy,
         adaptive_end_of_turn=args.adaptive_end_of_turn,
+        transcribe=args.transcribe or bool(args.transcribe_endpoint),
+        transcribe_endpoint=args.transcribe_endpoint,
     )

@@ -26,6 +26,7 @@ from .contract.settings import (
     SessionSettings,
     SpeechSettings,
     TokenSettings,
+    TranscribeSettings,
 )
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "SessionSettings",
     "SpeechSettings",
     "TokenSettings",
+    "TranscribeSettings",
     "chat_settings",
     "configure",
     "connections_settings",
@@ -54,6 +56,7 @@ __all__ = [
     "session_settings",
     "speech_settings",
     "token_settings",
+    "transcribe_settings",
 ]
 
 S = TypeVar("S", bound=EnvSettings)
@@ -98,6 +101,7 @@ speech_settings = _reader(SpeechSettings)
 preemption_settings = _reader(PreemptionSettings)
 quota_settings = _reader(QuotaSettings)
 service_settings = _reader(ServiceSettings)
+transcribe_settings = _reader(TranscribeSettings)
 
 
 def reset_settings() -> None:

@@ -26,6 +26,7 @@ from .config import (
     session_settings,
     speech_settings,
     token_settings,
+    transcribe_settings,
 )
 from .fairness import InFlightLimiter
 from .ports import (
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
     from .adapters.redis_bus import RedisBus
     from .services.chat import TurnRunner
     from .services.quotas import QuotaService
+    from .services.transcribe import TranscribeStreams
 
 
 def _secret_value(arn: str) -> str:
@@ -172,6 +174,18 @@ def quota_service() -> QuotaService:
     from .services.quotas import QuotaService
 
     return QuotaService(RedisQuotaCounters(_redis_client()), quota_settings())
+
+
+@lru_cache(maxsize=1)
+def transcribe_streams() -> TranscribeStreams:
+    from .adapters.transcribe_urls import TranscribeUrlSigner
+    from .services.transcribe import SAMPLE_RATE, TranscribeStreams
+
+    settings = transcribe_settings()
+    signer = TranscribeUrlSigner(
+        settings.transcribe_region, settings.transcribe_endpoint, sample_rate=SAMPLE_RATE
+    )
+    return TranscribeStreams(signer, quota_service(), settings)
 
 
 _embedded_poster: ConnectionPoster | None = None
@@ -371,6 +385,7 @@ def reset() -> None:
         _redis_bus,
         fairness,
         quota_service,
+        transcribe_streams,
         preemptive_answers,
         history_store,
         history_service,

@@ -10,6 +10,7 @@ ROUTES = [
     ("POST", "/api/sessions/refresh", "client"),
     ("POST", "/api/transcripts", "device"),
     ("POST", "/api/speech", "client"),
+    ("POST", "/api/transcribe/stream", "client"),
     ("GET", "/api/history", "client"),
     ("DELETE", "/api/history", "client"),
 ]
@@ -51,7 +52,9 @@ def test_every_authenticated_route_refuses_bad_tokens(api, method, path, scope):
         assert_error(response, 401, "unauthorized")
 
 
-@pytest.mark.parametrize("path", ["/api/transcripts", "/api/speech", "/api/sessions"])
+@pytest.mark.parametrize(
+    "path", ["/api/transcripts", "/api/speech", "/api/sessions", "/api/transcribe/stream"]
+)
 @pytest.mark.parametrize(
     ("raw", "status"),
     [

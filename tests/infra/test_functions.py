@@ -30,6 +30,13 @@ EXPECTED_ENVIRONMENT: dict[str, set[str]] = {
     "transcripts": {"TOKEN_SECRET_ARN", "CONNECTIONS_ENDPOINT"} | REDIS | PREEMPTION,
     # Redis holds the speech quota's counters.
     "speech": {"TOKEN_SECRET_ARN"} | SPEECH | REDIS | QUOTAS,
+    # The page's microphone: signs Transcribe URLs; Redis holds its stream quota's counters.
+    "transcribe": {
+        "TOKEN_SECRET_ARN",
+        "QUOTA_TRANSCRIBE_STREAMS",
+        "QUOTA_TRANSCRIBE_WINDOW_SECONDS",
+    }
+    | REDIS,
     "history": {"TOKEN_SECRET_ARN", "HISTORY_TABLE"},
     "ws_connect": {"TOKEN_SECRET_ARN"} | REDIS,
     "ws_disconnect": REDIS,
@@ -58,6 +65,7 @@ IN_VPC = {
     "health",
     "transcripts",
     "speech",
+    "transcribe",
     "ws_connect",
     "ws_disconnect",
     "ws_messages",

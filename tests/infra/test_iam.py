@@ -21,6 +21,7 @@ ALLOWED_ON_ANY_RESOURCE = {
     "ec2:AssignPrivateIpAddresses": "the ENIs are Lambda-managed and unnamed at deploy time",
     "ec2:UnassignPrivateIpAddresses": "the ENIs are Lambda-managed and unnamed at deploy time",
     "polly:SynthesizeSpeech": "authorised on lexicons only; no lexicon is used",
+    "transcribe:StartStreamTranscriptionWebSocket": "Transcribe streaming has no resource types",
     # CDK's BucketDeployment handler invalidates the distribution after copying the page.
     "cloudfront:CreateInvalidation": "CDK BucketDeployment (aws-cdk-lib's own handler)",
     "cloudfront:GetInvalidation": "CDK BucketDeployment (aws-cdk-lib's own handler)",
@@ -93,7 +94,7 @@ def _secret_readers(synth: Synth, secret: str) -> set[str]:
 
 def test_signing_key_is_readable_only_by_functions_that_sign_or_verify(synth: Synth) -> None:
     readers = _secret_readers(synth, "SigningKey")
-    assert readers == {"sessions", "transcripts", "speech", "history", "ws_connect"}
+    assert readers == {"sessions", "transcripts", "speech", "transcribe", "history", "ws_connect"}
 
 
 def test_cache_token_is_readable_only_by_the_redis_functions(synth: Synth) -> None:
@@ -102,6 +103,7 @@ def test_cache_token_is_readable_only_by_the_redis_functions(synth: Synth) -> No
         "health",
         "transcripts",
         "speech",
+        "transcribe",
         "ws_connect",
         "ws_disconnect",
         "ws_messages",

@@ -141,6 +141,7 @@ def test_config_json_tells_the_page_where_the_apis_are(synth: Synth) -> None:
         "interruption",
         "endOfTurn",
         "preemptiveAnswers",
+        "transcribeUrl",
     }
     # The page's interruption policy, from the deployment's turn-taking settings (default on).
     assert (

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import re
 import ssl
 import threading
@@ -26,8 +25,9 @@ import h2.config
 import h2.connection
 import h2.events
 import h2.exceptions
-from interp_eventstream import MessageDecoder, encode_message, expected_chunk_signature
+from interp_eventstream import MessageDecoder, expected_chunk_signature
 
+from tests.fakes.transcribe_results import ScriptedTranscript, exception_event, transcript_event
 from tests.selfsigned import make_self_signed_cert
 
 
@@ -56,12 +56,16 @@ class _Stream:
         self.index = index  # in the order the streams were opened
         self.stream_id = stream_id
         self.decoder = MessageDecoder()
-        self.words = text.split()
-        self.result_id = f"result-{stream_id}"
         self.server = server
+        self.script = ScriptedTranscript(
+            text,
+            f"result-{stream_id}",
+            server.partial_every_bytes,
+            server.stable_items,
+            results_sent=self.record.results_sent,
+        )
         match = re.search(r"Signature=([0-9a-f]{64})", headers.get("authorization", ""))
         self.prior_signature = bytes.fromhex(match.group(1)) if match else b""
-        self.partials_sent = 0
 
     def on_message(self, headers: dict[str, object], payload: bytes) -> None:
         date_ms = headers.get(":date")
@@ -88,68 +92,15 @@ class _Stream:
             if inner.headers.get(":event-type") == "AudioEvent":
                 self.record.audio_chunks.append(inner.payload)
 
+    @property
+    def audio_bytes(self) -> int:
+        return self.record.audio_bytes
+
     def due_partials(self) -> list[bytes]:
-        out = []
-        due = self.record.audio_bytes // self.server.partial_every_bytes
-        while self.partials_sent < min(due, len(self.words)):
-            self.partials_sent += 1
-            out.append(self._result(" ".join(self.words[: self.partials_sent]), partial=True))
-        return out
+        return self.script.due_partials(self.audio_bytes)
 
     def final(self) -> bytes:
-        return self._result(" ".join(self.words), partial=False)
-
-    def _result(self, text: str, *, partial: bool) -> bytes:
-        seconds = self.record.audio_bytes / 32000
-        result: dict[str, object] = {
-            "ResultId": self.result_id,
-            "StartTime": 0.0,
-            "EndTime": seconds,
-            "IsPartial": partial,
-            "ChannelId": "ch_0",
-            "Alternatives": [{"Transcript": text, "Items": self._items(text, partial)}],
-        }
-        self.record.results_sent.append(result)
-        return _transcript_event([result])
-
-    def _items(self, text: str, partial: bool) -> list[dict[str, object]]:
-        if not self.server.stable_items:
-            return []
-        words = text.split()
-        return [
-            {
-                "Content": word,
-                "Type": "pronunciation",
-                "StartTime": 0.0,
-                "EndTime": 0.0,
-                "Stable": not partial or index < len(words) - 1,
-            }
-            for index, word in enumerate(words)
-        ]
-
-
-def _transcript_event(results: list[dict[str, object]]) -> bytes:
-    body = json.dumps({"Transcript": {"Results": results}}, ensure_ascii=False).encode()
-    return encode_message(
-        {
-            ":message-type": "event",
-            ":event-type": "TranscriptEvent",
-            ":content-type": "application/json",
-        },
-        body,
-    )
-
-
-def _exception_event() -> bytes:
-    body = json.dumps({"Message": "An internal error occurred (injected by the test)."})
-    return encode_message(
-        {
-            ":message-type": "exception",
-            ":exception-type": "InternalFailureException",
-            ":content-type": "application/json",
-        },
-        body.encode(),
-    )
+        return self.script.final(self.audio_bytes)
 
 
 class FakeTranscribe:
@@ -265,7 +216,7 @@ class FakeTranscribe:
                 ],
             )
             # Transcribe sends result-less events too; a client must tolerate them.
-            conn.send_data(event.stream_id, _transcript_event([]))
+            conn.send_data(event.stream_id, transcript_event([]))
         elif isinstance(event, h2.events.DataReceived) and event.stream_id in streams:
             stream = streams[event.stream_id]
             conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
@@ -277,7 +228,7 @@ class FakeTranscribe:
             if limit is not None and stream.record.audio_bytes >= limit:
                 streams.pop(event.stream_id)
                 stream.record.failed = True
-                conn.send_data(event.stream_id, _exception_event(), end_stream=True)
+                conn.send_data(event.stream_id, exception_event(), end_stream=True)
         elif isinstance(event, h2.events.DataReceived):
             # Audio still arriving for a stream that failed: keep the connection's window open.
             with contextlib.suppress(h2.exceptions.H2Error):

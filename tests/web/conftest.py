@@ -182,19 +182,24 @@ def mic_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return padded
 
 
-@pytest.fixture(scope="module")
-def mic_browser(playwright: Any, mic_wav: Path) -> Iterator[Any]:
-    """A Chromium whose only microphone plays ``mic_wav`` in a loop, with permission granted."""
-    chromium = playwright.chromium.launch(
+def launch_with_microphone(playwright: Any, wav: Path) -> Any:
+    """A Chromium whose only microphone plays ``wav`` in a loop, with permission granted."""
+    return playwright.chromium.launch(
         executable_path=CHROMIUM,
         headless=True,
         args=[
             *CHROMIUM_ARGS,
             "--use-fake-ui-for-media-stream",
             "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-audio-capture={mic_wav}",
+            f"--use-file-for-fake-audio-capture={wav}",
         ],
     )
+
+
+@pytest.fixture(scope="module")
+def mic_browser(playwright: Any, mic_wav: Path) -> Iterator[Any]:
+    """A Chromium whose only microphone plays ``mic_wav`` in a loop, with permission granted."""
+    chromium = launch_with_microphone(playwright, mic_wav)
     yield chromium
     chromium.close()
 

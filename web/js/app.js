@@ -8,7 +8,8 @@ import { initialLanguage, otherLanguage, setLanguage, t } from "./i18n.js";
 import { InterruptionPolicy } from "./interruption.js";
 import { Microphone, hearTranscript, readsComplete } from "./mic.js";
 import { SentencePlayer } from "./player.js";
-import { Session } from "./session.js";
+import { Session, postJson } from "./session.js";
+import { TranscribeTransport, TranscriptSender } from "./transcribe.js";
 import { ConversationView } from "./view.js";
 
 const $ = (id) => document.getElementById(id);
@@ -181,6 +182,7 @@ function settled(event) {
 const handlers = {
   transcript(event) {
     lastTranscriptId = event.id;
+    transcriptSender.heard(event); // this page's own post came back: the next one may go
     const shown = utterances.get(event.utteranceId);
     if (shown !== undefined && (shown.final || event.seq <= shown.seq)) return;
     hearTranscript(event); // the microphone's pause follows the words heard (its own mic- ones)
@@ -343,10 +345,14 @@ function bindControls(config) {
   bindDevicePanel(config);
   setInterval(updateSpeaking, 200); // playback ends on the audio clock, not on an event we get
 
-  if (!config.micUrl || !navigator.mediaDevices?.getUserMedia || !window.AudioWorkletNode) return;
+  // Amazon Transcribe from the page (AWS, or a stack started with --transcribe), else /mic.
+  const transcribe = Boolean(config.transcribeUrl);
+  if (!(transcribe || config.micUrl)) return;
+  if (!navigator.mediaDevices?.getUserMedia || !window.AudioWorkletNode) return;
   const mic = new Microphone({
     url: config.micUrl,
     token: () => session.token(),
+    transport: transcribe ? () => transcribeTransport(config) : undefined,
     onState: (state) => {
       ui.mic.dataset.state = state;
       ui.mic.setAttribute("aria-pressed", String(state !== "off"));
@@ -357,6 +363,27 @@ function bindControls(config) {
   });
   ui.mic.hidden = false;
   ui.mic.addEventListener("click", () => (mic.active ? mic.stop() : mic.start()));
+}
+
+// The page's transcripts go to its own socket as `transcript` actions: the same relay, and the
+// same events, as a device's (docs/PROTOCOL.md, "The page's microphone on AWS").
+const transcriptSender = new TranscriptSender((post) => send({ action: "transcript", ...post }));
+
+function transcribeTransport(config) {
+  const language = config.language || "ko-KR";
+  return new TranscribeTransport({
+    language,
+    presign: async () =>
+      postJson(`${config.apiBase ?? ""}${config.transcribeUrl}`, {
+        body: { lang: language },
+        token: await session.token(),
+      }),
+    publish: (post) => transcriptSender.publish(post),
+    onError: (error) =>
+      showAlert(
+        t(`err.transcribe.${error.reason}`, { message: error.message, seconds: error.retryAfter }),
+      ),
+  });
 }
 
 // --- connect a device (the interpreter) ------------------------------------------------------

@@ -33,6 +33,11 @@ const STRINGS = {
     "err.config": "설정(config.json)을 불러올 수 없습니다.",
     "err.notConnected": "아직 연결되지 않았습니다. 잠시 후 다시 보내 주세요.",
     "err.mic": "마이크를 쓸 수 없습니다: {message}",
+    "err.transcribe.refused":
+      "음성 인식 서비스(Amazon Transcribe)가 연결을 거부했거나 닿지 않습니다(서명이 틀렸거나 만료됨, 또는 네트워크). 잠시 후 다시 말해 주세요.",
+    "err.transcribe.failed": "음성 인식이 중간에 끊겼습니다: {message}",
+    "err.transcribe.presign": "음성 인식 연결을 준비할 수 없습니다: {message}",
+    "err.transcribe.quota": "음성 인식 사용 한도에 도달했습니다. {seconds}초 뒤에 다시 말해 주세요.",
     "err.audio": "음성을 재생할 수 없습니다: {message}",
     "audio.locked": "소리를 켜려면 화면을 한 번 눌러 주세요.",
     "err.server": "오류 ({code}): {message}",
@@ -75,6 +80,12 @@ const STRINGS = {
     "err.config": "Could not load the settings (config.json).",
     "err.notConnected": "Not connected yet. Please send again in a moment.",
     "err.mic": "Cannot use the microphone: {message}",
+    "err.transcribe.refused":
+      "The speech service (Amazon Transcribe) refused the connection or could not be reached (a wrong or expired signature, or the network). Please speak again in a moment.",
+    "err.transcribe.failed": "Speech recognition was cut off: {message}",
+    "err.transcribe.presign": "Could not prepare speech recognition: {message}",
+    "err.transcribe.quota":
+      "You have reached the speech recognition limit. Please speak again in {seconds} s.",
     "err.audio": "Cannot play the audio: {message}",
     "audio.locked": "Tap the page once to turn the sound on.",
     "err.server": "Error ({code}): {message}",

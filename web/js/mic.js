@@ -1,22 +1,24 @@
-// The browser microphone for the local stack: capture → 16 kHz PCM16 → binary frames on the
-// /mic WebSocket. The transcripts come back as ordinary `transcript` events on the page's socket.
+// The page's microphone: capture → 16 kHz PCM16 → a voice gate → a transport. Two transports:
+// the local stack's /mic WebSocket (binary frames, `{"type":"end"}`; below), and, when config.json
+// names `transcribeUrl`, Amazon Transcribe straight from the page (transcribe.js). Either way the
+// transcripts come back as ordinary `transcript` events on the page's socket.
 //
 // A simple energy detector gates what is sent: audio goes out from just before speech starts
-// until a pause, then `{"type":"end"}` closes the utterance so the recognizer gives its final.
+// until a pause, then the transport ends the utterance so the recognizer gives its final.
 //
 // How long that pause must be depends on the words heard so far (config.json `endOfTurn`, the
 // rule of lambdas/voicebot/contract/endpointing.py): shorter after a sentence-final ending
 // (…요, …니다, …까, "?"), longer after a connective (…는데, …고, …서, "and", "um"). The page's own
-// partials arrive as `transcript` events on /ws, not on /mic: whoever receives them hands them to
-// `hearTranscript(event)` below.
+// partials arrive as `transcript` events on /ws, not on the transport: whoever receives them hands
+// them to `hearTranscript(event)` below.
 
 const PREROLL_CHUNKS = 3; // 300 ms kept from before the speech so its first syllable is not cut
 const END_SILENCE_MS = 800; // a pause this long ends the utterance
 const MAX_UTTERANCE_MS = 20_000; // steady noise must not hold an utterance open forever
 const CHUNK_MS = 100;
 const MIN_SPEECH_RMS = 0.015;
-// The page's microphone's utterances: the local stack's /mic publishes them under this prefix.
-const MIC_UTTERANCE_PREFIX = "mic-";
+// The page's microphone's utterances: /mic and transcribe.js publish them under this prefix.
+export const MIC_UTTERANCE_PREFIX = "mic-";
 
 const live = new Set();
 
@@ -68,8 +70,10 @@ export function hangoverMs(config, language, text, baseMs, fresh = true) {
 export class Microphone {
   /**
    * @param {object} options
-   * @param {string} options.url the /mic WebSocket URL without the token.
-   * @param {() => Promise<string>} options.token a client token.
+   * @param {string} [options.url] the /mic WebSocket URL without the token.
+   * @param {() => Promise<string>} [options.token] a client token (for /mic).
+   * @param {() => object} [options.transport] makes the transport instead of /mic (e.g. a
+   *   TranscribeTransport): `open()`, `begin(epochMs)`, `audio(pcm)`, `end(epochMs)`, `close()`.
    * @param {(state: string) => void} options.onState "off" | "starting" | "loading" (the
    *   recognizer model) | "listening" | "speech".
    * @param {(error: Error) => void} options.onError
@@ -77,8 +81,9 @@ export class Microphone {
    *   read from config.json at start (null: the fixed pause).
    * @param {string} [options.language] for the rule when a transcript carries no `lang`.
    */
-  constructor({ url, token, onState, onError, endOfTurn, language }) {
+  constructor({ url, token, transport, onState, onError, endOfTurn, language }) {
     Object.assign(this, { url, tokenFor: token, onState, onError, endOfTurn, language });
+    this.makeTransport = transport ?? (() => this.#micSocket());
     this.parts = null;
     this.loading = false;
     this.resetHeard();
@@ -112,7 +117,7 @@ export class Microphone {
   async start() {
     if (this.parts) return;
     this.onState("starting");
-    const parts = { socket: null, stream: null, context: null };
+    const parts = { transport: null, stream: null, context: null };
     this.parts = parts;
     try {
       if (this.endOfTurn === undefined) {
@@ -120,7 +125,8 @@ export class Microphone {
         this.endOfTurn = config.endOfTurn ?? null;
         this.language ??= config.language;
       }
-      parts.socket = await this.#openSocket();
+      parts.transport = this.makeTransport();
+      await parts.transport.open();
       parts.stream = await navigator.mediaDevices.getUserMedia({
         audio: {
           channelCount: 1,
@@ -151,53 +157,32 @@ export class Microphone {
     if (!parts) return;
     this.parts = null;
     live.delete(this);
-    if (this.inSpeech) this.#send(parts.socket, JSON.stringify({ type: "end" }));
+    if (this.inSpeech) parts.transport?.end(Date.now() - this.silentMs);
     parts.stream?.getTracks().forEach((track) => track.stop());
     parts.context?.close().catch(() => {});
-    if (parts.socket) {
-      parts.socket.onclose = null;
-      parts.socket.close();
-    }
+    parts.transport?.close();
     this.onState("off");
   }
 
-  async #openSocket() {
-    const token = await this.tokenFor();
-    const socket = new WebSocket(`${this.url}?token=${encodeURIComponent(token)}`);
-    socket.binaryType = "arraybuffer";
-    await new Promise((resolve, reject) => {
-      socket.onopen = resolve;
-      socket.onclose = () => reject(new Error("the microphone connection was refused"));
+  #micSocket() {
+    return new MicSocket({
+      url: this.url,
+      token: this.tokenFor,
+      onStatus: (loading) => {
+        this.loading = loading;
+        if (!this.inSpeech && this.parts?.context) this.onState(loading ? "loading" : "listening");
+      },
+      onError: (error) => this.onError(error),
+      onClosed: () => {
+        this.stop();
+        this.onError(new Error("the microphone connection closed"));
+      },
     });
-    socket.onclose = () => {
-      this.stop();
-      this.onError(new Error("the microphone connection closed"));
-    };
-    // The stack reports on the recognizer here; the transcripts themselves arrive on /ws.
-    socket.onmessage = ({ data }) => {
-      let message;
-      try {
-        message = JSON.parse(data);
-      } catch {
-        return;
-      }
-      if (message.type === "status") {
-        this.loading = message.state === "loading";
-        if (!this.inSpeech && this.parts?.context)
-          this.onState(this.loading ? "loading" : "listening");
-      }
-      if (message.type === "error") this.onError(new Error(message.message));
-    };
-    return socket;
-  }
-
-  #send(socket, data) {
-    if (socket?.readyState === WebSocket.OPEN) socket.send(data);
   }
 
   #onChunk({ pcm, rms }) {
-    const socket = this.parts?.socket;
-    if (!socket) return;
+    const transport = this.parts?.transport;
+    if (!transport) return;
     const threshold = Math.max(MIN_SPEECH_RMS, this.noise * 3);
     const loud = rms > threshold;
     if (!this.inSpeech) {
@@ -212,18 +197,72 @@ export class Microphone {
       this.silentMs = 0;
       this.speechMs = 0;
       this.onState("speech");
-      for (const chunk of this.preroll.splice(0)) this.#send(socket, chunk);
+      // The loud chunk's start, on the page's clock (the preroll before it is not speech).
+      transport.begin(Date.now() - CHUNK_MS);
+      for (const chunk of this.preroll.splice(0)) transport.audio(chunk);
       return;
     }
-    this.#send(socket, pcm);
+    transport.audio(pcm);
     this.speechMs += CHUNK_MS;
     this.silentMs = loud ? 0 : this.silentMs + CHUNK_MS;
     if (loud) this.loudAt = performance.now();
     if (this.silentMs >= this.endSilenceMs() || this.speechMs >= MAX_UTTERANCE_MS) {
-      this.#send(socket, JSON.stringify({ type: "end" }));
+      transport.end(Date.now() - this.silentMs); // the end of its last voiced audio
       this.inSpeech = false;
       this.onState("listening");
     }
+  }
+}
+
+/** The local stack's /mic: binary PCM16 frames and `{"type":"end"}` (docs/PROTOCOL.md). */
+class MicSocket {
+  constructor({ url, token, onStatus, onError, onClosed }) {
+    Object.assign(this, { url, tokenFor: token, onStatus, onError, onClosed });
+    this.socket = null;
+  }
+
+  async open() {
+    const token = await this.tokenFor();
+    const socket = new WebSocket(`${this.url}?token=${encodeURIComponent(token)}`);
+    socket.binaryType = "arraybuffer";
+    this.socket = socket;
+    await new Promise((resolve, reject) => {
+      socket.onopen = resolve;
+      socket.onclose = () => reject(new Error("the microphone connection was refused"));
+    });
+    socket.onclose = () => this.onClosed();
+    // The stack reports on the recognizer here; the transcripts themselves arrive on /ws.
+    socket.onmessage = ({ data }) => {
+      let message;
+      try {
+        message = JSON.parse(data);
+      } catch {
+        return;
+      }
+      if (message.type === "status") this.onStatus(message.state === "loading");
+      if (message.type === "error") this.onError(new Error(message.message));
+    };
+  }
+
+  #send(data) {
+    if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(data);
+  }
+
+  begin() {}
+
+  audio(pcm) {
+    this.#send(pcm);
+  }
+
+  end() {
+    this.#send(JSON.stringify({ type: "end" }));
+  }
+
+  close() {
+    if (!this.socket) return;
+    this.socket.onclose = null;
+    this.socket.close();
+    this.socket = null;
   }
 }
 

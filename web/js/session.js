@@ -6,14 +6,15 @@ const STORAGE_KEY = "voicebot.session";
 const REFRESH_MARGIN_MS = 120_000;
 
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, retryAfter = null) {
     super(message);
     this.status = status;
     this.code = code;
+    this.retryAfter = retryAfter; // seconds (quota_exceeded), when the server says
   }
 }
 
-async function postJson(url, { body, token } = {}) {
+export async function postJson(url, { body, token } = {}) {
   const headers = { "Content-Type": "application/json" };
   if (token) headers.Authorization = `Bearer ${token}`;
   const response = await fetch(url, { method: "POST", headers, body: JSON.stringify(body ?? {}) });
@@ -24,6 +25,7 @@ async function postJson(url, { body, token } = {}) {
       response.status,
       error.code ?? "http_error",
       error.message ?? response.statusText,
+      error.retryAfter ?? null,
     );
   }
   return data;

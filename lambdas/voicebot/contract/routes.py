@@ -41,6 +41,8 @@ class FunctionSpec:
     manage_connections: bool = False
     synthesize_speech: bool = False
     invoke_model: bool = False
+    # Its role may open Amazon Transcribe streams, which the pre-signed URLs it mints carry.
+    start_transcription: bool = False
     # The function it starts turns in (asynchronous invoke), if any: the chat route hands each
     # page turn to the chat function, the transcripts function starts preemptive turns there.
     starts_turns_in: str | None = None
@@ -75,7 +77,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     ),
     FunctionSpec(
         "transcripts",
-        "POST /api/transcripts: relay a device's transcript to the user's pages",
+        "POST /api/transcripts and the page's transcript action: relay a transcript to the "
+        "user's pages",
         settings=(
             s.TokenSettings,
             s.RedisSettings,
@@ -93,6 +96,14 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         # Redis holds the speech quota (so this function runs in the VPC, like the others).
         settings=(s.TokenSettings, s.SpeechSettings, s.RedisSettings, s.QuotaSettings),
         synthesize_speech=True,
+    ),
+    FunctionSpec(
+        "transcribe",
+        "POST /api/transcribe/stream: a pre-signed Amazon Transcribe streaming URL for the page",
+        memory_mb=256,
+        # Redis holds the stream quota (so this function runs in the VPC, like speech).
+        settings=(s.TokenSettings, s.TranscribeSettings, s.RedisSettings),
+        start_transcription=True,
     ),
     FunctionSpec(
         "history",
@@ -187,6 +198,8 @@ REFRESH_SESSION = RestRoute("POST", "/api/sessions/refresh", "sessions", "client
 REFRESH_DEVICE_TOKEN = RestRoute("POST", "/api/sessions/device", "sessions", "device")
 PUBLISH_TRANSCRIPT = RestRoute("POST", "/api/transcripts", "transcripts", "device")
 SYNTHESIZE_SPEECH = RestRoute("POST", "/api/speech", "speech", "client")
+# The page's microphone on AWS: a URL the page opens Amazon Transcribe's WebSocket API with.
+TRANSCRIBE_STREAM = RestRoute("POST", "/api/transcribe/stream", "transcribe", "client")
 LIST_HISTORY = RestRoute("GET", "/api/history", "history", "client")
 CLEAR_HISTORY = RestRoute("DELETE", "/api/history", "history", "client")
 
@@ -197,6 +210,7 @@ REST_ROUTES: tuple[RestRoute, ...] = (
     REFRESH_DEVICE_TOKEN,
     PUBLISH_TRANSCRIPT,
     SYNTHESIZE_SPEECH,
+    TRANSCRIBE_STREAM,
     LIST_HISTORY,
     CLEAR_HISTORY,
 )

@@ -36,6 +36,8 @@ _REST_BODIES: tuple[type[BaseModel], ...] = (
     wire.SessionRequest,
     wire.TranscriptPost,
     wire.SpeechRequest,
+    wire.TranscribeStreamRequest,
+    wire.TranscribeStream,
     wire.PageConfig,
 )
 
@@ -72,7 +74,8 @@ def build_schema() -> dict[str, Any]:
         "description": (
             "Generated from lambdas/voicebot/contract/wire.py by "
             "`python -m voicebot.contract.schema --write`; docs/PROTOCOL.md is the prose. "
-            "REST request bodies: SessionRequest, TranscriptPost, SpeechRequest; "
+            "REST request bodies: SessionRequest, TranscriptPost, SpeechRequest, "
+            "TranscribeStreamRequest (answered with TranscribeStream); "
             "GET /config.json: PageConfig."
         ),
         "$defs": dict(sorted(definitions.items())),

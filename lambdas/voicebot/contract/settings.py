@@ -288,8 +288,10 @@ class QuotaSettings(EnvSettings):
 
     Each is a count in a fixed window (services/quotas.py); a limit of 0 turns that quota off.
     The turn quota bounds Bedrock, the character quota bounds Polly (the answers' sentences and
-    ``/api/speech`` together). Sessions per source address are limited by the web ACL instead
-    (cdk/waf.py): the sessions function has no Redis. docs/PROTOCOL.md documents the error.
+    ``/api/speech`` together); the Transcribe stream quota is the transcribe function's own
+    (TranscribeSettings), so the other functions are not given its variables. Sessions per
+    source address are limited by the web ACL instead (cdk/waf.py): the sessions function has no
+    Redis. docs/PROTOCOL.md documents the error.
     """
 
     quota_turns: int = Field(
@@ -306,6 +308,38 @@ class QuotaSettings(EnvSettings):
         ge=1,
         le=7 * 24 * 3600,
         json_schema_extra=context_key("quotaSpeechWindowSeconds"),
+    )
+
+
+class TranscribeSettings(EnvSettings):
+    """The page's microphone on AWS: the pre-signed Amazon Transcribe streaming URL that the
+    transcribe function mints for a signed-in page (services/transcribe.py, docs/PROTOCOL.md).
+
+    The page streams its audio straight to Transcribe's WebSocket API with it; nothing but the
+    signature passes through the function. The URL only opens a stream: it is signed for this
+    long, and a stream already open outlives it.
+    """
+
+    # None: the function's own region (AWS_REGION, as Lambda sets it).
+    transcribe_region: str | None = None
+    # Where the URL points instead of wss://transcribestreaming.<region>.amazonaws.com:8443
+    # (the local stack's --transcribe-endpoint, the tests' Transcribe peer): ws:// or wss://.
+    transcribe_endpoint: str | None = None
+    transcribe_url_expiry_seconds: int = Field(default=30, ge=5, le=300)
+    # The language when the page asks for none (Korean first).
+    transcribe_language: str = "ko-KR"
+    # Partial-results stabilization (the languages that support it): low, medium or high.
+    transcribe_stability: Literal["low", "medium", "high"] = "high"
+    # The stream quota (services/quotas.py, QuotaSettings): Transcribe bills each stream's
+    # seconds, at least 15, and each URL opens one; the page opens one per utterance.
+    quota_transcribe_streams: int = Field(
+        default=120, ge=0, le=100_000, json_schema_extra=context_key("quotaTranscribeStreams")
+    )
+    quota_transcribe_window_seconds: int = Field(
+        default=3600,
+        ge=1,
+        le=7 * 24 * 3600,
+        json_schema_extra=context_key("quotaTranscribeWindowSeconds"),
     )
 
 
@@ -328,5 +362,6 @@ ALL_SETTINGS: tuple[type[EnvSettings], ...] = (
     TurnTakingSettings,
     PreemptionSettings,
     QuotaSettings,
+    TranscribeSettings,
     ServiceSettings,
 )

@@ -86,6 +86,24 @@ class TranscriptPost(_Incoming):
         return self.model_dump(exclude_none=True)
 
 
+class TranscribeStreamRequest(_Incoming):
+    """``POST /api/transcribe/stream``: a pre-signed URL for one Amazon Transcribe stream."""
+
+    lang: Lang | None = None  # absent: the deployment's (ko-KR)
+
+
+class TranscribeStream(BaseModel):
+    """The answer: where to open the stream, until when, and what to send on it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    url: str  # wss://transcribestreaming.<region>.amazonaws.com:8443/stream-transcription-websocket?…
+    expiresAt: int  # epoch seconds: the URL no longer opens a stream after this
+    lang: str
+    sampleRate: int  # PCM16 mono at this rate, in AudioEvents
+    # Whether Transcribe marks stable items for this language (partial-results stabilization).
+    stabilization: bool
+
+
 class SpeechRequest(_Incoming):
     text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_SPEECH_CHARS)]
     voice: Voice | None = None
@@ -175,10 +193,23 @@ class PingAction(ClientAction):
     action: Literal["ping"] = "ping"
 
 
+class TranscriptAction(ClientAction, TranscriptPost):
+    """The page's own microphone (Amazon Transcribe in the browser): the same fields as a
+    device's ``POST /api/transcripts``, on the page's signed-in connection, into the same relay
+    (the transcripts function serves both)."""
+
+    function: ClassVar[str] = "transcripts"
+    action: Literal["transcript"] = "transcript"
+
+    def post(self) -> TranscriptPost:
+        return TranscriptPost.model_validate(self.model_dump(exclude={"action"}))
+
+
 # The registry of page actions: each becomes a WebSocket route to its function. A new action's
 # model is added here and nowhere else in the contract.
 AnyClientAction = Annotated[
-    ChatAction | CancelAction | ResumeAction | PingAction, Field(discriminator="action")
+    ChatAction | CancelAction | ResumeAction | PingAction | TranscriptAction,
+    Field(discriminator="action"),
 ]
 CLIENT_ACTIONS: tuple[type[ClientAction], ...] = get_args(get_args(AnyClientAction)[0])
 
@@ -307,6 +338,9 @@ class PageConfig(BaseModel):
     voice: str
     accessCodeRequired: bool
     micUrl: str | None = None
+    # The REST route that mints a pre-signed Amazon Transcribe streaming URL (the page's
+    # microphone on AWS); when present the page uses it instead of micUrl.
+    transcribeUrl: str | None = None
     engines: dict[str, str] | None = None
     # The server may hold an answer to a partial (PreemptionSettings): the page then asks on a
     # settled partial (every character stable, a finished sentence) instead of the final.

@@ -1,8 +1,10 @@
 """QuotaService: per-user limits on what costs money, decided before anything is billed.
 
-Two quotas, each a counter whose window opens at the user's first use and resets a fixed time
+Three quotas, each a counter whose window opens at the user's first use and resets a fixed time
 later (QuotaSettings): chat turns (each one a Bedrock call) and synthesized characters (Polly
-bills characters; the answers' sentences and ``/api/speech`` share the one budget). A limit of 0
+bills characters; the answers' sentences and ``/api/speech`` share the one budget) and Amazon
+Transcribe streams the page opens (one per pre-signed URL; Transcribe bills each stream's seconds,
+at least 15 per stream). A limit of 0
 turns its quota off. Refusals raise :class:`~voicebot.errors.QuotaExceeded` with the seconds
 until the window resets, so the page can say when to try again.
 
@@ -21,6 +23,7 @@ from ..ports import QuotaCounters, QuotaWindow
 
 TURNS = "turns"
 SPEECH_CHARS = "speech"
+TRANSCRIBE_STREAMS = "transcribe"
 
 
 def _seconds(window: QuotaWindow) -> int:
@@ -45,6 +48,19 @@ class QuotaService:
             raise QuotaExceeded(
                 f"At most {limit} turns per {self._settings.quota_turns_window_seconds} s.",
                 _seconds(window),
+            )
+
+    async def admit_stream(self, user_id: str, limit: int, seconds: int) -> None:
+        """Count one Amazon Transcribe stream (a pre-signed URL), or refuse it (none counted):
+        at most ``limit`` in ``seconds`` (TranscribeSettings; 0: no limit)."""
+        if not limit:
+            return
+        added, window = await self._counters.spend(
+            _key(TRANSCRIBE_STREAMS, user_id), 1, limit, seconds * 1000
+        )
+        if not added:
+            raise QuotaExceeded(
+                f"At most {limit} microphone streams per {seconds} s.", _seconds(window)
             )
 
     async def turn_allowed(self, user_id: str) -> bool:
