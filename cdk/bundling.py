@@ -1,11 +1,15 @@
 """Builds the Lambda asset (handler code + third-party wheels for Linux arm64) without Docker.
 
 Every function runs the same code tree (``lambdas/handlers`` + ``lambdas/voicebot``) over the same
-dependencies, so there is one asset, built once per synth and uploaded once. pip installs
+dependencies, so there is one asset, built once per synth and uploaded once. The dependencies are
+``lambdas/requirements.txt`` (what every function needs) and the chat provider's own LangChain
+package (``lambdas/requirements-<provider>.txt``: Bedrock, OpenAI-compatible or NVIDIA NIM), so
+an asset carries only the provider the deployment chose. pip installs
 manylinux aarch64 wheels for the Lambda interpreter version (``--only-binary`` guarantees nothing
 is compiled for the build machine by mistake). The installed dependencies are cached under
-``build/lambda-deps/<hash of requirements and target>``, so only the first synth on a machine pays
-for the download; later synths (and every test module) copy the cache, hard-linking where they can.
+``build/lambda-deps/<hash of requirements, provider and target>``, so only the first synth on a
+machine pays for the download; later synths (and every test module) copy the cache, hard-linking
+where they can.
 
 The asset ships bytecode. /var/task is read-only, so without ``.pyc`` files every cold start would
 compile each imported module again (about 0.5 s for a handler, measured by bench/cold_start).
@@ -34,14 +38,21 @@ import jsii
 from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 
+from voicebot.contract.settings import DEPLOYABLE_CHAT_PROVIDERS
+
 from .constants import LAMBDA_BUILD_IMAGE, LAMBDA_PIP_PLATFORM, LAMBDA_PYTHON_VERSION
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LAMBDAS_DIR = REPO_ROOT / "lambdas"
 REQUIREMENTS = LAMBDAS_DIR / "requirements.txt"
+# Each deployable chat provider's LangChain package (and what only it needs).
+CHAT_REQUIREMENTS: dict[str, Path] = {
+    provider: LAMBDAS_DIR / f"requirements-{provider}.txt" for provider in DEPLOYABLE_CHAT_PROVIDERS
+}
+DEFAULT_PROVIDER = "bedrock"
 CODE_PACKAGES = ("handlers", "voicebot")
 # Bump when the build steps change, so stale caches are not reused.
-_BUILD_FORMAT = "2"
+_BUILD_FORMAT = "3"
 # Where the function's code lives on Lambda: the paths compiled into the bytecode (tracebacks).
 LAMBDA_TASK_ROOT = "/var/task"
 # Console scripts (with this machine's shebang) are of no use in the function; bytecode, if any, is
@@ -66,7 +77,21 @@ def host_pip_platform() -> str:
     return f"manylinux2014_{platform.machine()}"
 
 
-def pip_command(target: Path, pip_platform: str = LAMBDA_PIP_PLATFORM) -> list[str]:
+def requirement_files(provider: str = DEFAULT_PROVIDER) -> tuple[Path, Path]:
+    """What the asset of a deployment with this chat provider installs: the common runtime and
+    that provider's package, no other's."""
+    if provider not in CHAT_REQUIREMENTS:
+        raise ValueError(
+            f"No Lambda requirements for chat provider {provider!r}: "
+            f"one of {', '.join(CHAT_REQUIREMENTS)}."
+        )
+    return REQUIREMENTS, CHAT_REQUIREMENTS[provider]
+
+
+def pip_command(
+    target: Path, pip_platform: str = LAMBDA_PIP_PLATFORM, provider: str = DEFAULT_PROVIDER
+) -> list[str]:
+    requirements = [arg for path in requirement_files(provider) for arg in ("-r", str(path))]
     return [
         sys.executable,
         "-m",
@@ -84,8 +109,7 @@ def pip_command(target: Path, pip_platform: str = LAMBDA_PIP_PLATFORM) -> list[s
         "--python-version",
         LAMBDA_PYTHON_VERSION,
         "--only-binary=:all:",
-        "-r",
-        str(REQUIREMENTS),
+        *requirements,
     ]
 
 
@@ -170,26 +194,33 @@ def _code_files() -> Iterator[Path]:
                 yield path
 
 
-def dependencies_hash(pip_platform: str = LAMBDA_PIP_PLATFORM) -> str:
+def dependencies_hash(
+    pip_platform: str = LAMBDA_PIP_PLATFORM, provider: str = DEFAULT_PROVIDER
+) -> str:
     digest = hashlib.sha256()
     bytecode = "pyc" if lambda_python() else "no-pyc"
-    digest.update(f"{_BUILD_FORMAT}|{pip_platform}|{LAMBDA_PYTHON_VERSION}|{bytecode}|".encode())
-    digest.update(REQUIREMENTS.read_bytes())
+    digest.update(
+        f"{_BUILD_FORMAT}|{pip_platform}|{LAMBDA_PYTHON_VERSION}|{bytecode}|{provider}|".encode()
+    )
+    for path in requirement_files(provider):
+        digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()
 
 
-def asset_hash() -> str:
-    """Changes when the requirements, the target platform or any code file changes."""
-    digest = hashlib.sha256(dependencies_hash().encode())
+def asset_hash(provider: str = DEFAULT_PROVIDER) -> str:
+    """Changes when the requirements, the provider, the target platform or any code file does."""
+    digest = hashlib.sha256(dependencies_hash(provider=provider).encode())
     for path in _code_files():
         digest.update(path.relative_to(LAMBDAS_DIR).as_posix().encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()
 
 
-def ensure_dependencies(pip_platform: str = LAMBDA_PIP_PLATFORM) -> Path:
+def ensure_dependencies(
+    pip_platform: str = LAMBDA_PIP_PLATFORM, provider: str = DEFAULT_PROVIDER
+) -> Path:
     """Install the requirements for Lambda once; return the cached directory."""
-    cached = build_root() / dependencies_hash(pip_platform)[:24]
+    cached = build_root() / dependencies_hash(pip_platform, provider)[:24]
     if (cached / ".complete").exists():
         return cached
     cached.parent.mkdir(parents=True, exist_ok=True)
@@ -198,7 +229,7 @@ def ensure_dependencies(pip_platform: str = LAMBDA_PIP_PLATFORM) -> Path:
     with _exclusive(cached.parent / ".lock"):
         if (cached / ".complete").exists():
             return cached
-        return _install_dependencies(cached, pip_platform)
+        return _install_dependencies(cached, pip_platform, provider)
 
 
 @contextlib.contextmanager
@@ -217,14 +248,14 @@ def _exclusive(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _install_dependencies(cached: Path, pip_platform: str) -> Path:
+def _install_dependencies(cached: Path, pip_platform: str, provider: str) -> Path:
     staging = Path(tempfile.mkdtemp(prefix=".building-", dir=cached.parent))
     try:
-        command = pip_command(staging, pip_platform)
+        command = pip_command(staging, pip_platform, provider)
         result = subprocess.run(command, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise RuntimeError(
-                "Could not install the Lambda dependencies for "
+                f"Could not install the Lambda dependencies ({provider} chat) for "
                 f"{pip_platform} / Python {LAMBDA_PYTHON_VERSION}. pip said:\n"
                 + (result.stderr or result.stdout)[-4000:]
             )
@@ -232,7 +263,7 @@ def _install_dependencies(cached: Path, pip_platform: str) -> Path:
             shutil.rmtree(staging / name, ignore_errors=True)
         compile_bytecode(staging)
         (staging / ".complete").write_text(
-            " ".join(pip_command(Path("<target>"), pip_platform)[1:]) + "\n"
+            " ".join(pip_command(Path("<target>"), pip_platform, provider)[1:]) + "\n"
         )
         if cached.exists():  # an interrupted earlier build
             shutil.rmtree(cached)
@@ -251,9 +282,11 @@ def _link_or_copy(source: str, destination: str) -> None:
         shutil.copy2(source, destination)
 
 
-def build_asset(output_dir: Path, pip_platform: str = LAMBDA_PIP_PLATFORM) -> None:
+def build_asset(
+    output_dir: Path, pip_platform: str = LAMBDA_PIP_PLATFORM, provider: str = DEFAULT_PROVIDER
+) -> None:
     """Fill ``output_dir`` with the dependencies and the handler code."""
-    dependencies = ensure_dependencies(pip_platform)
+    dependencies = ensure_dependencies(pip_platform, provider)
     shutil.copytree(
         dependencies,
         output_dir,
@@ -275,22 +308,25 @@ def build_asset(output_dir: Path, pip_platform: str = LAMBDA_PIP_PLATFORM) -> No
 class LocalPipBundler:
     """CDK calls this instead of Docker; it never declines, so the Docker image is never pulled."""
 
+    def __init__(self, provider: str = DEFAULT_PROVIDER) -> None:
+        self._provider = provider
+
     # jsii hands the bundling options over positionally or as keywords depending on its version;
     # they carry nothing this bundler needs.
     def try_bundle(self, output_dir: str, *_options: object, **_keywords: object) -> bool:
-        build_asset(Path(output_dir))
+        build_asset(Path(output_dir), provider=self._provider)
         return True
 
 
-def lambda_code() -> lambda_.Code:
+def lambda_code(provider: str = DEFAULT_PROVIDER) -> lambda_.Code:
     """One ``Code`` object for every function of a stack: CDK stages and uploads it once."""
     return lambda_.Code.from_asset(
         str(LAMBDAS_DIR),
         # Our own hash: CDK would otherwise fingerprint the ~140 MB bundled output on every synth.
-        asset_hash=asset_hash(),
+        asset_hash=asset_hash(provider),
         asset_hash_type=AssetHashType.CUSTOM,
         bundling=BundlingOptions(
             image=DockerImage.from_registry(LAMBDA_BUILD_IMAGE),
-            local=LocalPipBundler(),
+            local=LocalPipBundler(provider),
         ),
     )

@@ -33,6 +33,7 @@ OUTPUT_INTERPRETER_ENDPOINT = "InterpreterEndpoint"
 OUTPUT_ALARM_TOPIC = "AlarmTopicArn"
 OUTPUT_DASHBOARD = "DashboardName"
 OUTPUT_ACCESS_CODE_SECRET = "AccessCodeSecretArn"  # noqa: S105 (a name, not a secret)
+OUTPUT_CHAT_API_KEY_SECRET = "ChatApiKeySecretArn"  # noqa: S105 (a name, not a secret)
 
 # History table schema, fixed by lambdas/voicebot/adapters/dynamo_history.py.
 HISTORY_PARTITION_KEY = "userId"

@@ -19,6 +19,7 @@ from constructs import Construct
 
 from voicebot.contract.routes import FUNCTIONS, FunctionSpec
 from voicebot.contract.settings import (
+    ChatSettings,
     PreemptionSettings,
     RedisSettings,
     SessionSettings,
@@ -31,7 +32,7 @@ from .cache import TranscriptCache
 from .history_table import HistoryTable
 from .nag import acknowledge
 from .network import Network
-from .secrets import TokenSecrets
+from .secrets import ChatApiKey, TokenSecrets
 from .settings import Settings
 
 RUNTIME = lambda_.Runtime.PYTHON_3_13
@@ -78,6 +79,7 @@ class VoicebotFunctions(Construct):
         cache: TranscriptCache,
         history: HistoryTable,
         secrets: TokenSecrets,
+        chat_api_key: ChatApiKey | None,
         websocket: WebSocketTarget,
         log_retention: logs.RetentionDays,
     ) -> None:
@@ -88,7 +90,9 @@ class VoicebotFunctions(Construct):
         self._websocket = websocket
         stack = Stack.of(self)
         # Setting field name -> the value this deployment gives it (the rest keep their defaults).
-        self._values = self._setting_values(settings, cache, history, secrets, websocket)
+        self._values = self._setting_values(
+            settings, cache, history, secrets, chat_api_key, websocket
+        )
         # The secrets a function may read: those whose ARN is in its environment.
         self._secrets: dict[str, secretsmanager.ISecret] = {
             TokenSettings.variable("token_secret_arn"): secrets.signing_key,
@@ -96,6 +100,8 @@ class VoicebotFunctions(Construct):
         }
         if secrets.access_code is not None:
             self._secrets[SessionSettings.variable("access_code_arn")] = secrets.access_code
+        if chat_api_key is not None:
+            self._secrets[ChatSettings.variable("chat_api_key_arn")] = chat_api_key.secret
         self._connections_arn = stack.format_arn(
             service="execute-api",
             resource=websocket.api_id,
@@ -116,6 +122,7 @@ class VoicebotFunctions(Construct):
         cache: TranscriptCache,
         history: HistoryTable,
         secrets: TokenSecrets,
+        chat_api_key: ChatApiKey | None,
         websocket: WebSocketTarget,
     ) -> dict[str, object]:
         stack = Stack.of(cache)
@@ -129,14 +136,18 @@ class VoicebotFunctions(Construct):
                 f"/{websocket.stage_name}"
             ),
             "history_table": history.table.table_name,
-            "chat_region": settings.chat_region,
-            # The providers this stack grants (Bedrock, Polly), said explicitly to the functions.
-            "chat_provider": "bedrock",
+            # The speech provider this stack grants (Polly), said explicitly to the functions;
+            # the chat provider is the deployment's choice (in function_settings).
             "tts_provider": "polly",
         }
+        if settings.invokes_bedrock:
+            values["chat_region"] = settings.chat_region
+        if chat_api_key is not None:
+            values["chat_api_key_arn"] = chat_api_key.secret.secret_arn
         if secrets.access_code is not None:
             values["access_code_arn"] = secrets.access_code.secret_arn
-        return values
+        # An optional setting left unset is not written: the function keeps its default (None).
+        return {name: value for name, value in values.items() if value is not None}
 
     @staticmethod
     def _let_start_turns(caller: lambda_.Function, chat: lambda_.Function) -> None:
@@ -232,7 +243,7 @@ class VoicebotFunctions(Construct):
             role.add_to_policy(
                 iam.PolicyStatement(actions=["polly:SynthesizeSpeech"], resources=["*"])
             )
-        if spec.invoke_model:
+        if spec.invoke_model and self._settings.invokes_bedrock:
             role.add_to_policy(
                 iam.PolicyStatement(actions=list(_BEDROCK_ACTIONS), resources=self._model_arns())
             )
@@ -271,7 +282,11 @@ class VoicebotFunctions(Construct):
                 "Connection ids exist only at run time; the grant is limited to POST on this "
                 "stack's WebSocket API and stage.",
             )
-        if spec.invoke_model and self._settings.model_is_inference_profile:
+        if (
+            spec.invoke_model
+            and self._settings.invokes_bedrock
+            and self._settings.model_is_inference_profile
+        ):
             acknowledge(
                 role,
                 f"IAM5[Resource::arn:<AWS::Partition>:bedrock:*::foundation-model/"

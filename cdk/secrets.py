@@ -7,11 +7,15 @@ passphrase that keeps strangers from minting sessions, not a credential.
 
 from __future__ import annotations
 
+import re
+
 from aws_cdk import SecretValue
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from .nag import acknowledge
+
+_COMPLETE_SUFFIX = re.compile(r"-[A-Za-z0-9]{6}$")
 
 
 def generated_secret(
@@ -55,3 +59,46 @@ class TokenSecrets(Construct):
                 "The access code is chosen by the deployer in context and shared with users; a "
                 "rotation function could not tell them the new one. Change it by redeploying.",
             )
+
+
+class ChatApiKey(Construct):
+    """The API key of an OpenAI-compatible or NIM chat endpoint, in Secrets Manager.
+
+    Either the deployer's existing secret (``chatApiKeySecretArn``) or one this stack creates
+    *empty*: the key is never in context nor in the template; the deployer puts it afterwards
+    with ``aws secretsmanager put-secret-value`` (README, *Chat providers*). The chat function
+    reads it by ARN when it builds its model.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, existing_arn: str) -> None:
+        super().__init__(scope, construct_id)
+        self.created = not existing_arn
+        self.secret: secretsmanager.ISecret
+        if existing_arn:
+            # A complete ARN ends in the six characters Secrets Manager appends to the name;
+            # a partial one is granted with that suffix as "??????" (still that one secret).
+            complete = bool(_COMPLETE_SUFFIX.search(existing_arn))
+            self.secret = (
+                secretsmanager.Secret.from_secret_complete_arn(self, "Imported", existing_arn)
+                if complete
+                else secretsmanager.Secret.from_secret_partial_arn(self, "Imported", existing_arn)
+            )
+            return
+        created = secretsmanager.Secret(
+            self,
+            "Secret",
+            description="API key of the chat endpoint (a plain string; put it after deploying)",
+        )
+        # CDK generates a value unless told otherwise; without one, CloudFormation creates the
+        # secret with no value at all, so no made-up key is ever sent to the endpoint.
+        cfn = created.node.default_child
+        assert isinstance(cfn, secretsmanager.CfnSecret)
+        cfn.add_property_deletion_override("GenerateSecretString")
+        acknowledge(
+            created,
+            "SMG4",
+            "The key is issued by the chat provider, not by AWS: a rotation function cannot mint "
+            "a new one. Rotate it at the provider and put it with put-secret-value; new chat "
+            "function instances read the new value.",
+        )
+        self.secret = created

@@ -13,13 +13,17 @@ from typing import Annotated, Any, Literal, cast, get_origin
 from constructs import Node
 from pydantic import TypeAdapter, ValidationError
 
-from voicebot.contract.settings import ALL_SETTINGS, EnvSettings
+from voicebot.contract.settings import ALL_SETTINGS, DEPLOYABLE_CHAT_PROVIDERS, EnvSettings
 
 # Deployment choices that no function reads: context key -> default.
 _STACK_DEFAULTS: dict[str, Any] = {
     "stackName": "Voicebot",
     "region": "",
     "chatRegion": "",
+    # openai / nvidia (chatProvider): the model's name at chatEndpoint, and an existing secret
+    # holding the endpoint's API key (else the stack creates an empty one to put the key in).
+    "chatModel": "",
+    "chatApiKeySecretArn": "",
     "accessCode": "",
     "retainHistoryOnDestroy": True,
     "redisNodeType": "cache.t4g.micro",
@@ -45,10 +49,14 @@ FUNCTION_CONTEXT: dict[str, tuple[type[EnvSettings], str]] = {
     key: (cls, name) for cls in ALL_SETTINGS for name, key in cls.context_fields().items()
 }
 # Every context key with its default. The README's deploy section documents each one; cdk.json
-# lists them so a user can see and edit them in one place (a test keeps it equal to this).
+# lists them so a user can see and edit them in one place (a test keeps it equal to this). An
+# optional setting (default None) is "" there: unset.
 DEFAULTS: dict[str, Any] = {
     **_STACK_DEFAULTS,
-    **{key: cls.model_fields[name].default for key, (cls, name) in FUNCTION_CONTEXT.items()},
+    **{
+        key: "" if cls.model_fields[name].default is None else cls.model_fields[name].default
+        for key, (cls, name) in FUNCTION_CONTEXT.items()
+    },
 }
 
 # Cross-region inference profiles prefix the model id with a geography ("us.anthropic…").
@@ -56,6 +64,8 @@ _PROFILE_PREFIX = re.compile(r"^(us|eu|apac|us-gov|jp|au|ca|global)\.")
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _CLOUDFRONT_ACL_ARN = re.compile(r"^arn:aws[a-z-]*:wafv2:us-east-1:\d{12}:global/webacl/.+$")
+_SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+$")
+_HTTPS_URL = re.compile(r"^https://[^\s/?#]+(/[^\s?#]*)?$")
 
 
 def _as_bool(value: Any, key: str) -> bool:
@@ -101,6 +111,8 @@ def _function_setting(value: Any, key: str) -> Any:
         value = value.strip()
         if get_origin(info.annotation) is Literal:
             value = value.lower()
+        if not value and info.default is None:
+            return None  # an optional setting left unset
     try:
         form = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
         # A type form (Literal, Annotated), not a class: the cast only quiets mypy.
@@ -130,6 +142,8 @@ class Settings:
     waf_api_requests_per_address: int
     waf_sessions_per_address: int
     chat_reserved_concurrency: int
+    # openai / nvidia: an existing secret with the endpoint's API key ("": the stack makes one).
+    chat_api_key_secret_arn: str
     alarm_email: str
     monthly_budget_usd: int
     # The function settings this deployment chose: field name (chat_model_id) -> value.
@@ -138,6 +152,14 @@ class Settings:
     @property
     def access_code_required(self) -> bool:
         return bool(self.access_code)
+
+    @property
+    def chat_provider(self) -> str:
+        return str(self.function_settings["chat_provider"])
+
+    @property
+    def invokes_bedrock(self) -> bool:
+        return self.chat_provider == "bedrock"
 
     @property
     def model_id(self) -> str:
@@ -169,6 +191,11 @@ class Settings:
             value = node.try_get_context(key)
             return DEFAULTS[key] if value is None else value
 
+        if node.try_get_context("chatApiKey") is not None:
+            raise ValueError(
+                "Context 'chatApiKey' is not a setting: an API key in context would be in the "
+                "template. Put it in Secrets Manager (README, Chat providers)."
+            )
         region = _as_region(get("region"), "region") or default_region or "us-east-1"
         engine = str(get("cacheEngine")).strip().lower()
         if engine not in ("valkey", "redis"):
@@ -176,10 +203,13 @@ class Settings:
         function_settings = {
             name: _function_setting(get(key), key) for key, (_, name) in FUNCTION_CONTEXT.items()
         }
-        if not function_settings["chat_model_id"]:
-            raise ValueError(
-                "Context 'modelId' must name a Bedrock model, e.g. " + DEFAULTS["modelId"]
-            )
+        key_secret_arn = _matching(
+            get("chatApiKeySecretArn"),
+            "chatApiKeySecretArn",
+            _SECRET_ARN,
+            "the ARN of a Secrets Manager secret (arn:aws:secretsmanager:REGION:ACCOUNT:secret:…)",
+        )
+        _choose_chat_model(function_settings, str(get("chatModel") or "").strip(), key_secret_arn)
         return cls(
             stack_name=str(get("stackName")).strip() or DEFAULTS["stackName"],
             region=region,
@@ -215,7 +245,55 @@ class Settings:
             chat_reserved_concurrency=_as_int(
                 get("chatReservedConcurrency"), "chatReservedConcurrency", 0, 10_000
             ),
+            chat_api_key_secret_arn=key_secret_arn,
             alarm_email=_matching(get("alarmEmail"), "alarmEmail", _EMAIL, "an e-mail address"),
             monthly_budget_usd=_as_int(get("monthlyBudgetUsd"), "monthlyBudgetUsd", 0, 1_000_000),
             function_settings=function_settings,
+        )
+
+
+_MODEL_EXAMPLES = {"openai": "gpt-4o-mini", "nvidia": "meta/llama-3.1-8b-instruct"}
+
+
+def _choose_chat_model(settings: dict[str, Any], chat_model: str, key_secret_arn: str) -> None:
+    """Check the chat provider's settings together; ``chatModel`` replaces ``modelId``.
+
+    Bedrock needs a model id and no key; an OpenAI-compatible server needs its URL and the
+    model's name there; a NIM needs the model's name (its URL defaults to NVIDIA's hosted API).
+    """
+    provider = settings["chat_provider"]
+    if provider not in DEPLOYABLE_CHAT_PROVIDERS:
+        raise ValueError(
+            f"Context 'chatProvider' must be one of {', '.join(DEPLOYABLE_CHAT_PROVIDERS)} on AWS, "
+            f"not {provider!r} (that one is for the local stack)."
+        )
+    if chat_model:
+        settings["chat_model_id"] = chat_model
+    endpoint = settings["chat_endpoint"]
+    if endpoint is not None and not _HTTPS_URL.match(endpoint):
+        raise ValueError(
+            f"Context 'chatEndpoint' must be an https:// URL (the API key travels with every "
+            f"request), not {endpoint!r}."
+        )
+    if provider == "bedrock":
+        if not settings["chat_model_id"]:
+            raise ValueError(
+                "Context 'modelId' must name a Bedrock model, e.g. " + DEFAULTS["modelId"]
+            )
+        if key_secret_arn:
+            raise ValueError(
+                "Context 'chatApiKeySecretArn' is for chatProvider=openai or nvidia; Bedrock is "
+                "authorized by the chat function's role, not a key."
+            )
+        return
+    if not chat_model:
+        example = _MODEL_EXAMPLES[provider]
+        raise ValueError(
+            f"Context 'chatModel' must name the model for chatProvider={provider} (its name at "
+            f"the endpoint, e.g. {example}); 'modelId' is the Bedrock model."
+        )
+    if provider == "openai" and endpoint is None:
+        raise ValueError(
+            "Context 'chatEndpoint' must be the OpenAI-compatible server's base URL for "
+            "chatProvider=openai, e.g. https://api.openai.com/v1."
         )

@@ -19,7 +19,7 @@ from .history_table import HistoryTable
 from .network import Network
 from .operations import Operations, Watched
 from .rest_api import VoicebotRestApi
-from .secrets import TokenSecrets
+from .secrets import ChatApiKey, TokenSecrets
 from .settings import Settings
 from .waf import VoicebotWebAcl, associate_rest_stage
 from .web import WebHosting, page_config
@@ -85,6 +85,12 @@ class VoicebotStack(Stack):
             self, "History", retain_on_destroy=settings.retain_history_on_destroy
         )
         secrets = TokenSecrets(self, "Secrets", access_code=settings.access_code)
+        # An OpenAI-compatible or NIM endpoint's API key (Bedrock is authorized by the role).
+        chat_api_key = (
+            None
+            if settings.invokes_bedrock
+            else ChatApiKey(self, "ChatApiKey", existing_arn=settings.chat_api_key_secret_arn)
+        )
         websocket = VoicebotWebSocketApi(
             self,
             "WebSocket",
@@ -96,11 +102,12 @@ class VoicebotStack(Stack):
             self,
             "Functions",
             settings=settings,
-            code=lambda_code(),
+            code=lambda_code(settings.chat_provider),
             network=network,
             cache=cache,
             history=history,
             secrets=secrets,
+            chat_api_key=chat_api_key,
             websocket=websocket.target,
             log_retention=retention,
         )
@@ -183,6 +190,13 @@ class VoicebotStack(Stack):
             value=f"{rest.base_url}/api/transcripts",
             description="Where the interpreter POSTs transcripts (with a device token)",
         )
+        if chat_api_key is not None and chat_api_key.created:
+            CfnOutput(
+                self,
+                c.OUTPUT_CHAT_API_KEY_SECRET,
+                value=chat_api_key.secret.secret_arn,
+                description="Secret to put the chat endpoint's API key in (put-secret-value)",
+            )
         if secrets.access_code is not None:
             CfnOutput(
                 self,

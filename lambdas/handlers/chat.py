@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from voicebot import runtime, wiring
 from voicebot.config import preemption_settings
 from voicebot.contract.wire import PageTurn, PreemptiveTurn
-from voicebot.errors import internal_error
+from voicebot.errors import ServiceUnavailable, internal_error, service_unavailable
 from voicebot.services.chat import TurnOutcome
 from voicebot.websocket import OK, refused_done, release_turn, send_error
 
@@ -26,7 +26,22 @@ from ._observability import entry_point, logger, metrics
 async def _page_turn(turn: PageTurn) -> None:
     poster = wiring.connection_poster()
     try:
-        outcome = await wiring.turn_runner().run(
+        runner = wiring.turn_runner()
+    except ServiceUnavailable as exc:
+        # The model could not be built (its API key's secret unreadable or still empty): said
+        # plainly in the log, without a stack trace; the page may ask again.
+        logger.error(str(exc))
+        await release_turn(turn.userId, turn.turnId)
+        await send_error(
+            poster,
+            turn.connectionId,
+            service_unavailable(),
+            turn.turnId,
+            then=refused_done(turn.turnId),
+        )
+        return
+    try:
+        outcome = await runner.run(
             turn.userId,
             turn.turnId,
             turn.text,
@@ -58,7 +73,12 @@ async def _count_speech(user_id: str, outcome: TurnOutcome) -> None:
 async def _held_turn(request: PreemptiveTurn) -> None:
     if not await wiring.quota_service().turn_allowed(request.userId):
         return  # the page's own chat is refused with quota_exceeded
-    outcome = await wiring.turn_runner().run_held(
+    try:
+        runner = wiring.turn_runner()
+    except ServiceUnavailable as exc:
+        logger.error(str(exc))  # unheard: the page's own chat then hears of it
+        return
+    outcome = await runner.run_held(
         request.userId,
         request.answerId,
         request.text,

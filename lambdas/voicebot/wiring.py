@@ -10,8 +10,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from pydantic import SecretStr
+
 from . import config
 from .config import (
+    ChatSettings,
     HistorySettings,
     RedisSettings,
     chat_settings,
@@ -28,6 +31,7 @@ from .config import (
     token_settings,
     transcribe_settings,
 )
+from .errors import ServiceUnavailable
 from .fairness import InFlightLimiter
 from .ports import (
     CancelFlags,
@@ -322,12 +326,30 @@ def speech_service() -> SpeechService:
     return SpeechService(synthesizer(), cache_size=speech_settings().speech_cache_size)
 
 
+def _chat_with_key() -> ChatSettings:
+    """The chat settings with the endpoint's API key, read from its secret when given by ARN."""
+    chat = chat_settings()
+    if chat.chat_api_key is not None or not chat.chat_api_key_arn:
+        return chat
+    try:
+        key = _secret_value(chat.chat_api_key_arn)
+    except Exception as exc:
+        # Also what a secret the stack created empty answers until the key is put in it.
+        raise ServiceUnavailable(
+            "The chat endpoint's API key could not be read from Secrets Manager "
+            f"({type(exc).__name__}); put it with put-secret-value (README, Chat providers)."
+        ) from exc
+    if not key.strip():
+        raise ServiceUnavailable("The chat endpoint's API key secret is empty.")
+    return chat.model_copy(update={"chat_api_key": SecretStr(key.strip())})
+
+
 @lru_cache(maxsize=1)
 def turn_runner() -> TurnRunner:
     from .adapters.chat_models import build_chat_model
     from .services.chat import TurnOptions, TurnRunner
 
-    chat = chat_settings()
+    chat = _chat_with_key()
     speech = speech_settings()
     return TurnRunner(
         model=build_chat_model(chat),

@@ -45,12 +45,15 @@ class Synth:
         return self.resources[logical_id].get("Properties", {})
 
 
-_SYNTHS: dict[tuple[tuple[str, Any], ...], Synth] = {}
+_SYNTHS: dict[str, Synth] = {}
+# Context that makes CDK skip bundling the Lambda asset (its hash is still computed): for synths
+# of another chat provider, whose asset would be a separate dependency build.
+NO_BUNDLING: dict[str, Any] = {"aws:cdk:bundling-stacks": []}
 
 
 def synthesize(**context: Any) -> Synth:
     """Synthesize the app as ``app.py`` does (cdk-nag included), once per distinct context."""
-    key = tuple(sorted(context.items()))
+    key = json.dumps(context, sort_keys=True)
     if key not in _SYNTHS:
         from cdk.application import build_app
 

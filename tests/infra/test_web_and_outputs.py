@@ -181,7 +181,7 @@ def test_stack_prints_exactly_the_documented_outputs(synth: Synth) -> None:
 def test_deploy_guide_names_the_outputs_the_stack_prints(synth: Synth) -> None:
     guide = (REPO_ROOT / "README.md").read_text()
     printed = set(re.findall(rf"{synth.stack_name}\.(\w+) =", guide))
-    assert printed == OUTPUTS | {"AccessCodeSecretArn"}
+    assert printed == OUTPUTS | {"AccessCodeSecretArn", "ChatApiKeySecretArn"}
     for name in OUTPUTS:
         assert name in guide
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
+import numpy as np
 import riva.client.proto.riva_asr_pb2 as rasr
 import riva.client.proto.riva_asr_pb2_grpc as rasr_grpc
 import riva.client.proto.riva_tts_pb2 as rtts
@@ -67,6 +68,11 @@ class FakeRiva(rasr_grpc.RivaSpeechRecognitionServicer, rtts_grpc.RivaSpeechSynt
         self.report_audio_processed = True
         # Per call index: seconds the last final takes after the audio ends (a busy server).
         self.final_delays_s: dict[int, float] = {}
+        # How a real server paces its stream: seconds before the first piece (model start, the
+        # network), and seconds of compute per second of audio before each piece (the real-time
+        # factor). 0: every piece at once (the tests' default).
+        self.tts_startup_s = 0.0
+        self.tts_real_time_factor = 0.0
         self.tts_requests: list[rtts.SynthesizeSpeechRequest] = []
         self.tts_metadata: list[dict[str, str]] = []
         self._lock = threading.Lock()
@@ -128,16 +134,17 @@ class FakeRiva(rasr_grpc.RivaSpeechRecognitionServicer, rtts_grpc.RivaSpeechSynt
             self.tts_metadata.append(metadata)
             if request.language_code == "ko-KR" and not request.voice_name:
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, "No voice for language ko-KR")
-            # A 440 Hz tone, 50 ms per character, streamed in 100 ms pieces as Riva streams.
+            # A 440 Hz tone, 50 ms per character, streamed in 100 ms pieces as Riva streams,
+            # each piece made when it is sent (so a long sentence's first piece is not late).
             rate = request.sample_rate_hz
             total = int(rate * 0.05 * len(request.text))
-            pcm = b"".join(
-                struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * n / rate)))
-                for n in range(total)
-            )
-            piece = rate // 10 * 2
-            for start in range(0, len(pcm), piece):
-                yield rtts.SynthesizeSpeechResponse(audio=pcm[start : start + piece])
+            piece = rate // 10
+            time.sleep(self.tts_startup_s)
+            for start in range(0, total, piece):
+                n = np.arange(start, min(start + piece, total))
+                chunk = (8000 * np.sin(2 * math.pi * 440 * n / rate)).astype("<i2").tobytes()
+                time.sleep(self.tts_real_time_factor * len(n) / rate)
+                yield rtts.SynthesizeSpeechResponse(audio=chunk)
 
 
 class RivaServer:

@@ -174,16 +174,26 @@ class ConversationSettings(EnvSettings):
 
 
 ChatProvider = Literal["bedrock", "openai", "nvidia", "local", "scripted"]
+# The providers a deployment on AWS can choose (-c chatProvider=...); the others are the local
+# stack's and the tests'. Each has its own LangChain package in the Lambda asset (cdk/bundling.py).
+DEPLOYABLE_CHAT_PROVIDERS: tuple[ChatProvider, ...] = ("bedrock", "openai", "nvidia")
 
 
 class ChatSettings(EnvSettings):
-    chat_provider: ChatProvider = "bedrock"
+    chat_provider: ChatProvider = Field(
+        default="bedrock", json_schema_extra=context_key("chatProvider")
+    )
     chat_model_id: str = Field(
         default="anthropic.claude-3-haiku-20240307-v1:0", json_schema_extra=context_key("modelId")
     )
     chat_region: str | None = None
-    chat_endpoint: str | None = None
+    # openai: the server's base URL (…/v1); nvidia: a NIM's (default: NVIDIA's hosted API);
+    # bedrock: another Bedrock runtime endpoint (tests).
+    chat_endpoint: str | None = Field(default=None, json_schema_extra=context_key("chatEndpoint"))
+    # The endpoint's API key: inline (local stack, tests) or, on AWS, the Secrets Manager secret
+    # that holds it as a plain string (read when the chat function builds its model).
     chat_api_key: SecretStr | None = None
+    chat_api_key_arn: str | None = None
     chat_temperature: float = Field(
         default=0.5, ge=0.0, le=1.0, json_schema_extra=context_key("chatTemperature")
     )
