@@ -178,23 +178,11 @@ class Operations(Construct):
             200,
             "The REST API answered 200 or more 4xx in 5 minutes (probing, or a broken client).",
         )
-        websocket_errors = cloudwatch.MathExpression(
-            expression="execution + integration",
-            using_metrics={
-                name: cloudwatch.Metric(
-                    namespace="AWS/ApiGateway",
-                    metric_name=metric,
-                    dimensions_map={"ApiId": w.websocket_api.api_id, "Stage": w.websocket_stage},
-                    statistic="Sum",
-                    period=FIVE_MINUTES,
-                )
-                for name, metric in (
-                    ("execution", "ExecutionError"),
-                    ("integration", "IntegrationError"),
-                )
-            },
-            label="WebSocket execution and integration errors",
-            period=FIVE_MINUTES,
+        websocket_errors = self._sum_of(
+            "AWS/ApiGateway",
+            {"ApiId": w.websocket_api.api_id, "Stage": w.websocket_stage},
+            {"execution": "ExecutionError", "integration": "IntegrationError"},
+            "WebSocket execution and integration errors",
         )
         self._alarm(
             "WebSocketErrors",
@@ -213,23 +201,11 @@ class Operations(Construct):
     def _build_data_alarms(self) -> None:
         w = self._watched
         table = w.history.table.table_name
-        throttles = cloudwatch.MathExpression(
-            expression="reads + writes",
-            using_metrics={
-                name: cloudwatch.Metric(
-                    namespace="AWS/DynamoDB",
-                    metric_name=metric,
-                    dimensions_map={"TableName": table},
-                    statistic="Sum",
-                    period=FIVE_MINUTES,
-                )
-                for name, metric in (
-                    ("reads", "ReadThrottleEvents"),
-                    ("writes", "WriteThrottleEvents"),
-                )
-            },
-            label="History table throttle events",
-            period=FIVE_MINUTES,
+        throttles = self._sum_of(
+            "AWS/DynamoDB",
+            {"TableName": table},
+            {"reads": "ReadThrottleEvents", "writes": "WriteThrottleEvents"},
+            "History table throttle events",
         )
         self._alarm("HistoryThrottles", throttles, 1, "The history table throttled requests.")
         self._alarm(
@@ -260,6 +236,27 @@ class Operations(Construct):
             metric_name=name,
             dimensions_map={"CacheClusterId": cluster_id},
             statistic=statistic,
+            period=FIVE_MINUTES,
+        )
+
+    @staticmethod
+    def _sum_of(
+        namespace: str, dimensions: dict[str, str], metrics: dict[str, str], label: str
+    ) -> cloudwatch.MathExpression:
+        """The sum of a few metrics of one resource (each a 5-minute Sum), as one alarmable line."""
+        return cloudwatch.MathExpression(
+            expression=" + ".join(metrics),
+            using_metrics={
+                name: cloudwatch.Metric(
+                    namespace=namespace,
+                    metric_name=metric,
+                    dimensions_map=dimensions,
+                    statistic="Sum",
+                    period=FIVE_MINUTES,
+                )
+                for name, metric in metrics.items()
+            },
+            label=label,
             period=FIVE_MINUTES,
         )
 

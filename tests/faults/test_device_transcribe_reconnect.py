@@ -32,6 +32,18 @@ def api() -> Iterator[FakeTranscriptsApi]:
     server.stop()
 
 
+async def listen_through(
+    tmp_path: Path, api: FakeTranscriptsApi, fake: FakeTranscribe, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The interpreter hears the WAV through ``fake`` (stopped after) and exits normally."""
+    fake.start()
+    try:
+        with caplog.at_level(logging.WARNING):
+            assert await listen(tmp_path, api, fake) == EXIT_OK
+    finally:
+        fake.stop()
+
+
 async def listen(tmp_path: Path, api: FakeTranscriptsApi, fake: FakeTranscribe) -> int:
     recognizer = TranscribeRecognizer(
         region=fake.region,
@@ -64,12 +76,8 @@ async def test_a_stream_failing_mid_utterance_reconnects_resends_and_gives_the_f
     # Stream 0 fails; stream 1 is its reconnect (same words); stream 2 is the next utterance.
     fake = FakeTranscribe(
         tmp_path, [FIRST, FIRST, SECOND], partial_every_bytes=6400, fail_after_bytes={0: FAIL_AFTER}
-    ).start()
-    try:
-        with caplog.at_level(logging.WARNING):
-            assert await listen(tmp_path, api, fake) == EXIT_OK
-    finally:
-        fake.stop()
+    )
+    await listen_through(tmp_path, api, fake, caplog)
 
     failed, resumed = fake.streams[0], fake.streams[1]
     assert failed.failed and not resumed.failed
@@ -99,12 +107,8 @@ async def test_when_every_reconnect_fails_the_last_partial_becomes_the_final(
         [FIRST] * 4 + [SECOND],
         partial_every_bytes=6400,
         fail_after_bytes=dict.fromkeys(range(4), FAIL_AFTER),
-    ).start()
-    try:
-        with caplog.at_level(logging.WARNING):
-            assert await listen(tmp_path, api, fake) == EXIT_OK
-    finally:
-        fake.stop()
+    )
+    await listen_through(tmp_path, api, fake, caplog)
 
     assert [s.failed for s in fake.streams] == [True] * 4 + [False]
     assert "giving up on this utterance" in caplog.text

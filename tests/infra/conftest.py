@@ -101,6 +101,22 @@ def limits() -> Synth:
     return synthesize(**LIMITS_CONTEXT)
 
 
+# The functions that use Redis: they, and only they, run in the VPC and read its AUTH token.
+REDIS_FUNCTIONS = frozenset(
+    {
+        "health",
+        "transcripts",
+        "speech",
+        "transcribe",
+        "ws_connect",
+        "ws_disconnect",
+        "ws_messages",
+        "ws_chat",
+        "chat",
+    }
+)
+
+
 def function_ids(synth: Synth) -> dict[str, str]:
     """Handler module key (``chat``) -> logical id of its Lambda function."""
     found: dict[str, str] = {}

@@ -8,7 +8,7 @@ import pytest
 
 from voicebot import config as voicebot_config
 
-from .conftest import Synth, flatten, function_ids, ref_id
+from .conftest import REDIS_FUNCTIONS, Synth, flatten, function_ids, ref_id
 
 POWERTOOLS = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"}
 REDIS = {"REDIS_URL", "REDIS_AUTH_SECRET_ARN"}
@@ -60,17 +60,6 @@ EXPECTED_ENVIRONMENT: dict[str, set[str]] = {
         "CONNECTIONS_ENDPOINT",
         "PREEMPTIVE_ANSWERS",
     },
-}
-IN_VPC = {
-    "health",
-    "transcripts",
-    "speech",
-    "transcribe",
-    "ws_connect",
-    "ws_disconnect",
-    "ws_messages",
-    "ws_chat",
-    "chat",
 }
 
 
@@ -172,7 +161,7 @@ def test_runtime_architecture_tracing_and_logs(
 
 @pytest.mark.parametrize("key", sorted(EXPECTED_ENVIRONMENT))
 def test_only_redis_users_run_in_the_vpc(functions: dict[str, dict], key: str) -> None:
-    assert ("VpcConfig" in functions[key]) == (key in IN_VPC)
+    assert ("VpcConfig" in functions[key]) == (key in REDIS_FUNCTIONS)
 
 
 def test_chat_runs_long_with_more_memory_and_the_rest_fit_api_gateway(

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import Synth, flatten, function_ids, ref_id
+from .conftest import REDIS_FUNCTIONS, Synth, flatten, function_ids, ref_id
 
 # Actions that may be granted on Resource "*", and why AWS leaves no narrower choice.
 ALLOWED_ON_ANY_RESOURCE = {
@@ -99,17 +99,7 @@ def test_signing_key_is_readable_only_by_functions_that_sign_or_verify(synth: Sy
 
 def test_cache_token_is_readable_only_by_the_redis_functions(synth: Synth) -> None:
     readers = _secret_readers(synth, "CacheAuthToken")
-    assert readers == {
-        "health",
-        "transcripts",
-        "speech",
-        "transcribe",
-        "ws_connect",
-        "ws_disconnect",
-        "ws_messages",
-        "ws_chat",
-        "chat",
-    }
+    assert readers == REDIS_FUNCTIONS
 
 
 def test_only_chat_invokes_bedrock_and_only_the_configured_model(synth: Synth) -> None:
