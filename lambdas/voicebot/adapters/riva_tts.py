@@ -23,7 +23,7 @@ from ..errors import ProviderThrottled, ServiceUnavailable, bad_request
 # next one twice the one before, so each is ready before the one before has played whenever the
 # server runs faster than twice real time, with one Vorbis header (~4 KB) per piece, not per
 # 100 ms. docs/BENCHMARKS.md, "Riva TTS".
-FIRST_PIECE_S = 0.15
+FIRST_PIECE_S = 0.1
 
 # Riva's answer to a voice or language it does not have, or to text it cannot speak.
 _BAD_INPUT = ("INVALID_ARGUMENT", "NOT_FOUND", "OUT_OF_RANGE")
