@@ -127,3 +127,17 @@ async def test_a_stream_failing_part_way_ends_its_sentence_and_the_turn_goes_on(
     ]
     error = next(e for e in poster.events if e["type"] == "error")
     assert str(error["message"]).startswith("Sentence 1:")
+
+
+def test_a_large_piece_is_split_into_frames_numbered_on_through_the_sentence() -> None:
+    from voicebot.contract.wire import MAX_WS_MESSAGE_BYTES
+    from voicebot.protocol import encode_event, piece_events
+
+    events = piece_events("t1", 0, bytes(200_000), piece=2, first_part=5, last=False)
+    assert [(e.part, e.piece, e.pieceLast, e.last) for e in events] == [
+        (5, 2, False, False),
+        (6, 2, False, False),
+        (7, 2, True, False),
+    ]
+    assert all(len(encode_event(e)) <= MAX_WS_MESSAGE_BYTES for e in events)
+    assert b"".join(base64.b64decode(e.data) for e in events) == bytes(200_000)
