@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from .contract.wire import TranscriptEvent, TranscriptPost, TurnInvocation
 
@@ -228,4 +228,15 @@ class HistoryStore(Protocol):
 class Synthesizer(Protocol):
     async def synthesize(self, text: str, voice: str, language: str) -> bytes:
         """OGG Vorbis bytes of ``text`` spoken."""
+        ...
+
+
+@runtime_checkable
+class StreamingSynthesizer(Synthesizer, Protocol):
+    """A synthesizer that can hand a sentence over as it is made (Riva's streamed synthesis)."""
+
+    def synthesize_pieces(self, text: str, voice: str, language: str) -> AsyncIterator[bytes]:
+        """``text`` spoken as several whole OGG Vorbis files, in order, each yielded as soon as
+        it is encoded; played back to back they are the sentence. Closing the iterator stops
+        the synthesis."""
         ...

@@ -127,8 +127,17 @@ def encode_event(event: ServerEvent) -> bytes:
 
 
 def _audio_envelope_bytes(turn_id: str, index: int, part: int) -> int:
-    skeleton = AudioEvent(turnId=turn_id, index=index, data="", part=part, last=False)
+    skeleton = AudioEvent(
+        turnId=turn_id, index=index, data="", part=part, last=False, piece=part, pieceLast=False
+    )
     return len(encode_event(skeleton))
+
+
+def _chunks(turn_id: str, index: int, audio: bytes) -> list[bytes]:
+    # Leave room for the envelope and for part and piece numbers of several digits.
+    room = MAX_WS_MESSAGE_BYTES - _audio_envelope_bytes(turn_id, index, 99_999)
+    raw_per_part = max(3, (room // 4) * 3)
+    return [audio[i : i + raw_per_part] for i in range(0, len(audio), raw_per_part)] or [b""]
 
 
 def audio_events(turn_id: str, index: int, audio: bytes) -> list[AudioEvent]:
@@ -137,10 +146,7 @@ def audio_events(turn_id: str, index: int, audio: bytes) -> list[AudioEvent]:
     Each part's ``data`` is complete, padded base64 of its own bytes, so a client can decode parts
     independently and concatenate the bytes.
     """
-    # Leave room for the envelope and for a part number of several digits.
-    room = MAX_WS_MESSAGE_BYTES - _audio_envelope_bytes(turn_id, index, 99_999)
-    raw_per_part = max(3, (room // 4) * 3)
-    chunks = [audio[i : i + raw_per_part] for i in range(0, len(audio), raw_per_part)] or [b""]
+    chunks = _chunks(turn_id, index, audio)
     return [
         AudioEvent(
             turnId=turn_id,
@@ -150,4 +156,28 @@ def audio_events(turn_id: str, index: int, audio: bytes) -> list[AudioEvent]:
             last=part == len(chunks) - 1,
         )
         for part, chunk in enumerate(chunks)
+    ]
+
+
+def piece_events(
+    turn_id: str, index: int, audio: bytes, *, piece: int, first_part: int, last: bool
+) -> list[AudioEvent]:
+    """The parts of one whole OGG file of a streamed sentence (``piece`` 0, 1, …).
+
+    Parts are numbered on through the sentence from ``first_part`` and only the sentence's last
+    piece ends with ``last``, so a page that knows nothing of pieces still gets byte ranges of
+    one file: the pieces one after another, a chained Ogg stream, which browsers decode whole.
+    """
+    chunks = _chunks(turn_id, index, audio)
+    return [
+        AudioEvent(
+            turnId=turn_id,
+            index=index,
+            data=base64.b64encode(chunk).decode("ascii"),
+            part=first_part + n,
+            last=last and n == len(chunks) - 1,
+            piece=piece,
+            pieceLast=n == len(chunks) - 1,
+        )
+        for n, chunk in enumerate(chunks)
     ]

@@ -299,14 +299,15 @@ def synthesizer() -> Synthesizer:
 
         return EspeakSynthesizer()
     if settings.tts_provider == "riva":
-        from .adapters.riva_tts import RivaSynthesizer
+        from .adapters.riva_tts import RivaStreamingSynthesizer, RivaSynthesizer
 
         api_key: str | None = None
         if settings.riva_tts_api_key is not None:
             api_key = settings.riva_tts_api_key.get_secret_value()
         elif settings.riva_tts_api_key_arn:
             api_key = _secret_value(settings.riva_tts_api_key_arn)
-        return RivaSynthesizer(
+        riva_class = RivaStreamingSynthesizer if settings.riva_tts_stream else RivaSynthesizer
+        return riva_class(
             url=settings.riva_tts_url,
             use_ssl=settings.riva_tts_use_ssl,
             ssl_cert=settings.riva_tts_ssl_cert,

@@ -146,11 +146,21 @@ async def test_a_chat_turn_is_spoken_by_riva_as_ogg(
     assert len(sentences) == 2
     for index, text in enumerate(sentences):
         parts = [e for e in events if e["type"] == "audio" and e["index"] == index]
-        ogg = b"".join(base64.b64decode(part["data"]) for part in parts)
-        info = soundfile.info(io.BytesIO(ogg))
-        assert (info.format, info.subtype, info.channels) == ("OGG", "VORBIS", 1)
+        # Streamed (RIVA_TTS_STREAM's default): whole OGG files, numbered parts through the
+        # sentence, ended by an empty last part.
+        assert [p["part"] for p in parts] == list(range(len(parts)))
+        assert (
+            parts[-1]["last"] and parts[-1]["data"] == "" and not any(p["last"] for p in parts[:-1])
+        )
+        seconds = 0.0
+        for piece in range(parts[-1]["piece"]):
+            ogg = b"".join(base64.b64decode(p["data"]) for p in parts if p["piece"] == piece)
+            info = soundfile.info(io.BytesIO(ogg))
+            assert (info.format, info.subtype, info.channels) == ("OGG", "VORBIS", 1)
+            seconds += info.duration
+        assert parts[-1]["piece"] >= 2  # the first piece did not wait for the rest
         # The fake speaks 50 ms per character of what it was asked to say.
-        assert info.duration == pytest.approx(0.05 * len(text.strip()), abs=0.05)
+        assert seconds == pytest.approx(0.05 * len(text.strip()), abs=0.05)
 
     requests = riva.servicer.tts_requests
     # Sentences are synthesized side by side, so the requests may arrive in either order.

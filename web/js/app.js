@@ -218,7 +218,7 @@ const handlers = {
     if (event.turnId !== current?.id || current.cut) return;
     player.add(event);
     // A page that had no tap yet cannot start audio; say so instead of staying silent.
-    if (event.index === 0 && event.last) {
+    if (event.index === 0 && (event.last || event.pieceLast)) {
       setTimeout(() => player.locked && showAlert(t("audio.locked")), 500);
     }
   },

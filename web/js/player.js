@@ -9,6 +9,11 @@
 // once a later sentence's audio is ready, or the turn is done, the player waits until the
 // sentence would have started (the previous one has ended) and then MISSING_AUDIO_MS more, and
 // skips it. Skips are logged (`skipped`), quietly: the text is shown, the answer plays on.
+//
+// A streamed sentence (its audio events carry `piece`) comes as several whole OGG files: each is
+// decoded as soon as its parts are in and scheduled right after the one before, on the same
+// clock, so the sentence starts with its first piece and plays on gapless while the rest
+// arrives. It counts as heard only once its last piece has played.
 
 // The first sentence starts this far ahead of "now" so its start is never in the past.
 const START_LEAD_S = 0.02;
@@ -79,7 +84,8 @@ export class SentencePlayer {
     this.turn = {
       id: turnId,
       parts: new Map(), // index → base64 parts received so far
-      ready: new Map(), // index → Promise<AudioBuffer|null>
+      ready: new Map(), // index → Promise<AudioBuffer|null|stream>
+      streams: new Map(), // index → a streamed sentence's pieces (see #addPiece)
       next: 0, // the next index to schedule
       highest: -1, // the highest index that has had any audio
       endAt: 0, // context time at which the last scheduled sentence ends
@@ -114,6 +120,11 @@ export class SentencePlayer {
       if (!turn.ready.has(skipped)) this.#skip(turn, skipped, "no_audio");
     }
     turn.highest = Math.max(turn.highest, index);
+    if (event.piece !== undefined && event.piece !== null) {
+      this.#addPiece(turn, event);
+      this.#pump(turn);
+      return;
+    }
     const parts = turn.parts.get(index) ?? [];
     parts[event.part] = event.data;
     turn.parts.set(index, parts);
@@ -122,6 +133,37 @@ export class SentencePlayer {
       turn.ready.set(index, this.#decode(parts));
     }
     this.#pump(turn);
+  }
+
+  // One part of a streamed sentence: its pieces are decoded one by one, in order, as they come.
+  #addPiece(turn, event) {
+    let stream = turn.streams.get(event.index);
+    if (!stream) {
+      // pieces: piece → {parts: part → data, end: the part that ends it (pieceLast), decoded}
+      stream = { pieces: new Map(), decoded: [], complete: false, entry: null, lastPiece: null };
+      turn.streams.set(event.index, stream);
+      turn.ready.set(event.index, Promise.resolve(stream));
+    }
+    const piece = stream.pieces.get(event.piece) ?? { parts: new Map(), end: null, queued: false };
+    stream.pieces.set(event.piece, piece);
+    piece.parts.set(event.part, event.data);
+    if (event.pieceLast) piece.end = event.part;
+    if (event.last) stream.lastPiece = event.piece;
+    // Pieces are queued for decoding strictly in order, each once all its parts are in: parts
+    // are numbered on through the sentence, so a piece runs from the part after the previous
+    // piece's end to its own end.
+    for (let n = stream.decoded.length; stream.pieces.has(n); n += 1) {
+      const next = stream.pieces.get(n);
+      const first = n === 0 ? 0 : stream.pieces.get(n - 1).end + 1;
+      if (next.end === null || next.parts.size !== next.end - first + 1) break;
+      const parts = [...next.parts.keys()].sort((a, b) => a - b).map((k) => next.parts.get(k));
+      const empty = parts.every((data) => data === "");
+      stream.decoded.push(empty ? Promise.resolve(null) : this.#decode(parts));
+      stream.pieces.set(n, { end: next.end, parts: new Map() }); // its bytes are not needed now
+    }
+    if (stream.lastPiece !== null && stream.decoded.length === stream.lastPiece + 1) {
+      stream.complete = true;
+    }
   }
 
   /** True while the current turn has audio playing or scheduled. */
@@ -160,7 +202,7 @@ export class SentencePlayer {
     turn.heard = heard;
     // The log says exactly what `heard` counted, even where a source's `ended` is still queued.
     const now = this.context?.currentTime ?? 0;
-    for (const entry of turn.entries) entry.ended = entry.ctxEnd <= now;
+    for (const entry of turn.entries) entry.ended = entry.complete && entry.ctxEnd <= now;
     turn.stopped = true;
     clearTimeout(turn.watchdog);
     for (const source of turn.sources) {
@@ -185,7 +227,7 @@ export class SentencePlayer {
     const turn = this.turn;
     if (!turn || !this.context) return 0;
     const now = this.context.currentTime;
-    const played = turn.entries.filter((entry) => entry.ctxEnd <= now);
+    const played = turn.entries.filter((entry) => entry.complete && entry.ctxEnd <= now);
     return played.length ? played.at(-1).index + 1 : 0;
   }
 
@@ -205,10 +247,27 @@ export class SentencePlayer {
     turn.pumping = true;
     try {
       while (!turn.stopped && turn.ready.has(turn.next)) {
-        const buffer = await turn.ready.get(turn.next);
+        const index = turn.next;
+        const buffer = await turn.ready.get(index);
         if (turn.stopped) return;
-        if (buffer) this.#schedule(turn, turn.next, buffer);
-        turn.ready.delete(turn.next);
+        if (buffer?.pieces) {
+          // A streamed sentence: schedule the pieces decoded so far; move on once all are.
+          const stream = buffer;
+          while ((stream.scheduled ?? 0) < stream.decoded.length) {
+            const piece = await stream.decoded[stream.scheduled ?? 0];
+            if (turn.stopped) return;
+            stream.scheduled = (stream.scheduled ?? 0) + 1;
+            if (piece) this.#schedule(turn, index, piece, stream);
+          }
+          if (!stream.complete) break; // more pieces to come: add() pumps again
+          if (stream.entry) {
+            stream.entry.complete = true;
+            // Its last piece may have played before the sentence's end came.
+            if (this.context.currentTime >= stream.entry.ctxEnd) stream.entry.ended = true;
+          }
+          turn.streams.delete(index);
+        } else if (buffer) this.#schedule(turn, index, buffer);
+        turn.ready.delete(index);
         turn.next += 1;
       }
     } finally {
@@ -224,13 +283,21 @@ export class SentencePlayer {
     clearTimeout(turn.watchdog);
     turn.watchdog = null;
     const index = turn.next;
-    if (turn.stopped || turn.pumping || turn.ready.has(index)) return;
+    const stalled = turn.streams.has(index) && !turn.streams.get(index).complete;
+    if (turn.stopped || turn.pumping || (turn.ready.has(index) && !stalled)) return;
     const later = [...turn.ready.keys()].some((i) => i > index);
-    if (!later && !(turn.finished && turn.parts.has(index))) return;
+    if (!later && !(turn.finished && (turn.parts.has(index) || stalled))) return;
     const untilDue = this.context ? Math.max(0, turn.endAt - this.context.currentTime) : 0;
     turn.watchdog = setTimeout(() => {
-      if (turn.stopped || turn.next !== index || turn.ready.has(index)) return;
-      this.#skip(turn, index, turn.parts.has(index) ? "incomplete" : "no_audio");
+      if (turn.stopped || turn.next !== index) return;
+      const stream = turn.streams.get(index);
+      if (stream && !stream.complete) {
+        // Its last piece never came: what played of it stays, the sentence ends there.
+        const pieces = stream.decoded.length;
+        this.skipped.push({ turnId: turn.id, index, reason: "incomplete", pieces, at: Date.now() });
+        stream.complete = true;
+      } else if (turn.ready.has(index)) return;
+      else this.#skip(turn, index, turn.parts.has(index) ? "incomplete" : "no_audio");
       this.#pump(turn);
     }, untilDue * 1000 + this.missingAudioMs);
   }
@@ -243,7 +310,7 @@ export class SentencePlayer {
     this.skipped.push({ turnId: turn.id, index, reason, parts, at: Date.now() });
   }
 
-  #schedule(turn, index, buffer) {
+  #schedule(turn, index, buffer, stream = null) {
     const context = this.context;
     const previousEnd = turn.endAt;
     const scheduledAt = context.currentTime;
@@ -255,23 +322,47 @@ export class SentencePlayer {
     turn.endAt = start + buffer.duration;
     turn.sources.push(source);
     const toEpochMs = (time) => Date.now() + (time - context.currentTime) * 1000;
-    const entry = {
-      index,
-      start: toEpochMs(start),
-      end: toEpochMs(turn.endAt),
+    // The silence before this audio that the page could not avoid (it arrived late).
+    const gapMs = turn.entries.length ? Math.round((start - previousEnd) * 1000) : 0;
+    const piece = {
       ctxStart: start,
       ctxEnd: turn.endAt,
-      // The audio clock when its audio was ready: later than ctxStart - START_LEAD_S means late.
       ctxScheduled: scheduledAt,
       leadS: START_LEAD_S,
-      // The silence before this sentence that the page could not avoid (audio arrived late).
-      gapMs: turn.entries.length ? Math.round((start - previousEnd) * 1000) : 0,
-      ended: false,
+      gapMs,
+      at: Date.now(),
     };
-    turn.entries.push(entry);
-    this.onScheduled(turn.id, entry);
+    let entry = stream?.entry;
+    if (entry) {
+      // The next piece of a sentence already playing: the sentence now ends later.
+      entry.pieces.push(piece);
+      entry.end = toEpochMs(turn.endAt);
+      entry.ctxEnd = turn.endAt;
+    } else {
+      entry = {
+        index,
+        start: toEpochMs(start),
+        end: toEpochMs(turn.endAt),
+        ctxStart: start,
+        ctxEnd: turn.endAt,
+        // The audio clock when its audio was ready: later than ctxStart - START_LEAD_S means late.
+        ctxScheduled: scheduledAt,
+        leadS: START_LEAD_S,
+        gapMs,
+        ended: false,
+        // A streamed sentence is complete once its last piece is scheduled; until then it is
+        // not heard, however far it has played.
+        complete: !stream,
+        pieces: stream ? [piece] : undefined,
+      };
+      if (stream) stream.entry = entry;
+      turn.entries.push(entry);
+      this.onScheduled(turn.id, entry);
+    }
     source.onended = () => {
-      if (!turn.stopped) entry.ended = true;
+      if (!turn.stopped && entry.complete && context.currentTime >= entry.ctxEnd - 1e-3) {
+        entry.ended = true;
+      }
       turn.sources = turn.sources.filter((s) => s !== source);
     };
   }

@@ -246,6 +246,10 @@ class SpeechSettings(EnvSettings):
     riva_tts_voice: str | None = None
     riva_tts_language: str | None = None
     riva_tts_sample_rate: int = Field(default=22050, ge=8000, le=48000)
+    # A turn's sentence is sent in growing pieces as Riva streams it, each a whole OGG file the
+    # page plays back to back (docs/PROTOCOL.md, "Streamed sentences"); false: one OGG file per
+    # sentence, sent once the whole sentence is synthesized.
+    riva_tts_stream: bool = True
     # Only for tests and benchmarks (tts_provider="scripted").
     scripted_tts_delay_ms: int = Field(default=0, ge=0)
     scripted_tts_ms_per_char: float = Field(default=0.0, ge=0.0)

@@ -258,8 +258,13 @@ class AudioEvent(ServerEvent):
     index: int
     format: Literal["ogg_vorbis"] = "ogg_vorbis"
     data: str  # complete, padded base64 of this part's bytes
-    part: int
-    last: bool
+    part: int  # 0, 1, … through the whole sentence
+    last: bool  # the sentence's last part
+    # A streamed sentence (docs/PROTOCOL.md, "Streamed sentences"): its audio is several whole
+    # OGG files in order; ``piece`` is the file this part belongs to (0, 1, …) and ``pieceLast``
+    # marks the part that ends it. Absent: the parts are byte ranges of one file, as before.
+    piece: int | None = None
+    pieceLast: bool | None = None
 
 
 class DoneEvent(ServerEvent):

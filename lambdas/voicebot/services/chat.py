@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from ..contract.wire import (
     INTERNAL_ERROR,
+    AudioEvent,
     DeltaEvent,
     DoneEvent,
     ErrorEvent,
@@ -34,10 +35,11 @@ from ..ports import (
     HeldAnswer,
     HeldAnswers,
     HistoryStore,
+    StreamingSynthesizer,
     Synthesizer,
     Turn,
 )
-from ..protocol import audio_events, encode_event
+from ..protocol import audio_events, encode_event, piece_events
 from ..segmenter import SentenceSegmenter
 from ..speakable import PAUSE_OGG, speakable
 from .relay import DeliveryPolicy, post_with_retry
@@ -46,6 +48,10 @@ logger = logging.getLogger(__name__)
 
 CANCEL_POLL_SECONDS = 0.05
 _POST_RETRIES = DeliveryPolicy()
+
+# A streamed sentence's audio as its synthesis makes it: whole OGG files, then None (the end) or
+# the exception that ended it.
+Pieces = asyncio.Queue[bytes | BaseException | None]
 
 
 def now_ms() -> int:
@@ -367,7 +373,9 @@ class TurnRunner:
         )
         if speech_ended_at is not None:
             state.ledger["speechEnded"] = speech_ended_at
-        audio_queue: asyncio.Queue[tuple[int, asyncio.Task[bytes]] | None] = asyncio.Queue()
+        audio_queue: asyncio.Queue[tuple[int, asyncio.Task[bytes], Pieces | None] | None] = (
+            asyncio.Queue()
+        )
         pump = asyncio.create_task(self._pump_audio(turn_id, audio_queue, outbox, watch, state))
         synth_slots = asyncio.Semaphore(self._opts.synthesis_concurrency)
         tasks: list[asyncio.Task[bytes]] = []
@@ -377,9 +385,17 @@ class TurnRunner:
             state.sentences.append(sentence)
             state.ledger.setdefault("firstSentence", self._clock())
             outbox.put(SentenceEvent(turnId=turn_id, index=index, text=sentence))
-            task = asyncio.create_task(self._synthesize(sentence, synth_slots))
+            # The voice says the speakable form (no markdown, URLs, emoji); the page shows
+            # `sentence`.
+            spoken = speakable(sentence, self._opts.language)
+            pieces: Pieces | None = None
+            if spoken and isinstance(self._synth, StreamingSynthesizer):
+                pieces = asyncio.Queue()
+                task = asyncio.create_task(self._stream(self._synth, spoken, synth_slots, pieces))
+            else:
+                task = asyncio.create_task(self._synthesize(spoken, synth_slots))
             tasks.append(task)
-            audio_queue.put_nowait((index, task))
+            audio_queue.put_nowait((index, task, pieces))
 
         try:
             if not await watch.check():
@@ -522,27 +538,48 @@ class TurnRunner:
             state.pending_delta = ""
             state.last_flush = time.monotonic()
 
-    async def _synthesize(self, sentence: str, slots: asyncio.Semaphore) -> bytes:
-        # The voice says the speakable form (no markdown, URLs, emoji); the page shows `sentence`.
+    async def _synthesize(self, text: str, slots: asyncio.Semaphore) -> bytes:
         # Nothing left to say: a short silence, not a gap, so every index still gets audio (the
         # page counts played segments as `heard`, which the stored turn is cut to).
-        text = speakable(sentence, self._opts.language)
         if not text:
             return PAUSE_OGG
         async with slots:
             return await self._synth.synthesize(text, self._opts.voice, self._opts.language)
 
+    async def _stream(
+        self, synth: StreamingSynthesizer, text: str, slots: asyncio.Semaphore, pieces: Pieces
+    ) -> bytes:
+        """Synthesizes one sentence into ``pieces`` as the synthesizer hands them over; cancelled
+        (the turn was cancelled or the page left), it closes the stream, which stops it."""
+        try:
+            async with slots:
+                stream = synth.synthesize_pieces(text, self._opts.voice, self._opts.language)
+                async with contextlib.aclosing(stream):  # type: ignore[type-var]
+                    async for piece in stream:
+                        pieces.put_nowait(piece)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            pieces.put_nowait(exc)
+        else:
+            pieces.put_nowait(None)
+        return b""
+
     async def _pump_audio(
         self,
         turn_id: str,
-        queue: asyncio.Queue[tuple[int, asyncio.Task[bytes]] | None],
+        queue: asyncio.Queue[tuple[int, asyncio.Task[bytes], Pieces | None] | None],
         outbox: Outbox,
         watch: _CancelWatch,
         state: _TurnState,
     ) -> None:
         """Send each sentence's audio in index order, as soon as it and all before it are ready."""
         while (item := await queue.get()) is not None:
-            index, task = item
+            index, task, pieces = item
+            if pieces is not None:
+                if not await self._pump_pieces(turn_id, index, pieces, outbox, watch, state):
+                    return
+                continue
             try:
                 audio = await task
             except asyncio.CancelledError:
@@ -558,6 +595,57 @@ class TurnRunner:
             state.ledger.setdefault("firstAudio", self._clock())
             for event in audio_events(turn_id, index, audio):
                 outbox.put(event)
+
+    async def _pump_pieces(
+        self,
+        turn_id: str,
+        index: int,
+        pieces: Pieces,
+        outbox: Outbox,
+        watch: _CancelWatch,
+        state: _TurnState,
+    ) -> bool:
+        """Send a streamed sentence's pieces as they come, then the part that ends it (empty,
+        ``last``). False: the turn was cancelled, nothing more goes out."""
+        piece = part = 0
+        while True:
+            item = await pieces.get()
+            if watch.event.is_set():
+                return False
+            if isinstance(item, BaseException) and piece == 0:
+                # Nothing of it was sent: the same as a sentence whose synthesis failed.
+                code, message = _provider_error(item)
+                outbox.put(
+                    ErrorEvent(code=code, message=f"Sentence {index}: {message}", turnId=turn_id)
+                )
+                return True
+            if isinstance(item, bytes):
+                state.ledger.setdefault("firstAudio", self._clock())
+                events = piece_events(
+                    turn_id, index, item, piece=piece, first_part=part, last=False
+                )
+                for event in events:
+                    outbox.put(event)
+                piece, part = piece + 1, part + len(events)
+                continue
+            if item is not None:
+                # Some of it was sent (and may be playing): end the sentence there, quietly.
+                logger.warning(
+                    "speech stream failed part-way",
+                    extra={"error": type(item).__name__, "pieces": piece},
+                )
+            outbox.put(
+                AudioEvent(
+                    turnId=turn_id,
+                    index=index,
+                    data="",
+                    part=part,
+                    last=True,
+                    piece=piece,
+                    pieceLast=True,
+                )
+            )
+            return True
 
     async def _store(
         self, user_id: str, turn_id: str, text: str, outcome: TurnOutcome, heard: int | None
