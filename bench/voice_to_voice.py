@@ -67,6 +67,24 @@ PIPECAT_ANSWERS = (
     "그리고 우도도 배로 금방 갈 수 있습니다. 날씨가 좋으면 한라산 등반도 추천해요.",
     "죄송하지만 그 노래는 제가 지금 확인할 수 없어요. 가사 일부를 말씀해 주시면 찾아볼게요.",
 )
+# More answers as a voice bot gives them, none with a clause mark in its first sentence: where
+# the first segment can end early only at a phrase (FIRST_PHRASE_MIN_CHARS), or not at all (the
+# last two: a bare topic noun, which the phrase rule does not cut).
+PIPECAT_MORE_ANSWERS = (
+    "서울에서 부산까지는 케이티엑스로 두 시간 반 정도 걸려요. 주말에는 표가 빨리 매진되니 "
+    "미리 예매하세요.",
+    "비행기 표를 예매하실 때는 출발 두 달 전쯤이 가장 저렴한 편이에요. 화요일이나 수요일 "
+    "출발이 더 싸기도 해요.",
+    "요즘은 해가 빨리 지고 저녁에는 꽤 쌀쌀하니 겉옷을 꼭 챙기세요. 특히 강가는 바람이 더 "
+    "차가워요.",
+    "영수증을 가지고 오시면 교환이나 환불을 바로 도와드릴게요. 구매하신 지 칠 일이 지나면 "
+    "어려울 수 있어요.",
+    "이 노래는 이천십팔 년에 나온 곡이고 지금도 많이 사랑받고 있어요. 원곡 가수의 정규 앨범에 "
+    "실려 있어요.",
+    "파스타를 삶을 때에는 물에 소금을 충분히 넣어 주세요. 그래야 면에 간이 잘 배어요.",
+    "환불은 구매하신 날로부터 칠 일 이내에 가능합니다. 영수증을 꼭 챙겨 주세요.",
+    "지금 계신 곳에서 가장 가까운 약국은 이백 미터 앞에 있어요. 오늘은 밤 열 시까지 문을 열어요.",
+)
 VOSK_UTTERANCES = (
     "오늘 서울 날씨 어때요",
     "내일 아침에 비가 올까요",
@@ -576,7 +594,10 @@ def run_pipecat(python: Path, providers: Providers, repeats: int) -> dict[str, A
                 "tts_ms_per_char",
             )
         },
-        "answers": list(PIPECAT_ANSWERS),
+        "first_clause_min_chars": providers.first_clause_min_chars,
+        "first_phrase_min_chars": providers.first_phrase_min_chars,
+        "answers": [{"text": a, "set": "seven"} for a in PIPECAT_ANSWERS]
+        + [{"text": a, "set": "more"} for a in PIPECAT_MORE_ANSWERS],
         "repeats": repeats,
     }
     out = subprocess.run(
@@ -595,37 +616,57 @@ def run_pipecat(python: Path, providers: Providers, repeats: int) -> dict[str, A
     return result
 
 
+def _first_gap(piece: dict[str, Any], lengths: str) -> str:
+    gaps = piece.get(f"gapsMs_{lengths}") or [0.0]
+    return f"{gaps[0]:.0f}/{max(gaps):.0f}"
+
+
 def print_pipecat(result: dict[str, Any]) -> None:
     rows = []
     for a in result["answers"]:
-        o, p = a["ours"], a["pipecat"]
+        o, n, p = a["ours"], a["ours-no-phrase"], a["pipecat"]
         rows.append(
             [
-                a["answer"][:18] + "…",
+                a.get("set", ""),
+                o["firstPiece"][:16],
                 f"{o['firstPieceChars']} / {p['firstPieceChars']}",
                 f"{o['tokensToFirstPiece']} / {p['tokensToFirstPiece']}",
                 f"{o['firstAudioMs']:.0f}",
+                f"{n['firstAudioMs']:.0f}",
                 f"{p['firstAudioMs']:.0f}",
                 f"{a['ratio']:.2f}",
+                f"{_first_gap(o, 'tone')} | {_first_gap(o, 'speech')}",
+                f"{_first_gap(p, 'tone')} | {_first_gap(p, 'speech')}",
             ]
         )
     print(
         table(
             [
-                "answer",
-                "1st piece chars ours / Pipecat",
+                "set",
+                "ours 1st piece",
+                "chars ours / Pipecat",
                 "tokens",
                 "ours 1st audio",
+                "ours, no phrase",
                 f"Pipecat {result['pipecat_version']}",
                 "ours ÷ Pipecat",
+                "ours gap 1st/max: tone | speech",
+                "Pipecat gap",
             ],
             rows,
         )
     )
+    for name, s in result.get("sets", {}).items():
+        print(
+            f"ours ÷ Pipecat, {name} ({s['answers']} answers): mean of ratios "
+            f"{s['ratio_mean']:.2f} (phrase cut off: {s['ratio_mean_no_phrase']:.2f}), ratio of "
+            f"medians {s['ratio_of_medians']:.2f} (goal ≤ 0.8)"
+        )
     print(
-        f"ours ÷ Pipecat: mean of ratios {result['ratio_mean']:.2f}, ratio of medians "
-        f"{result['ratio_of_medians']:.2f} (goal ≤ 0.8); ms from the model request, same "
-        "tokens and pacing, same scripted synthesizer"
+        f"ms from the model request, same tokens and pacing, same scripted synthesizer; "
+        f"FIRST_CLAUSE_MIN_CHARS {result.get('first_clause_min_chars')}, "
+        f"FIRST_PHRASE_MIN_CHARS {result.get('first_phrase_min_chars')}; gaps (ms) before the "
+        "second piece / the largest, with the scripted tone's length | Korean speech's"
     )
 
 
