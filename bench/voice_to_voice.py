@@ -85,6 +85,14 @@ PIPECAT_MORE_ANSWERS = (
     "환불은 구매하신 날로부터 칠 일 이내에 가능합니다. 영수증을 꼭 챙겨 주세요.",
     "지금 계신 곳에서 가장 가까운 약국은 이백 미터 앞에 있어요. 오늘은 밤 열 시까지 문을 열어요.",
 )
+# The scripted answer of part (a) (``--answer``): the stack's weather answer, which opens with a
+# 14-character clause ("오늘 서울은 대체로 맑고,"), or a directions answer that opens with a
+# 6-character topic phrase ("강남역까지는"), where the first segment ends at a phrase.
+V2V_ANSWERS = {
+    "default": DEFAULT_ANSWER,
+    "unpunctuated": UNPUNCTUATED_ANSWER,
+    "directions": PIPECAT_ANSWERS[2],
+}
 VOSK_UTTERANCES = (
     "오늘 서울 날씨 어때요",
     "내일 아침에 비가 올까요",
@@ -270,6 +278,16 @@ def summarise(config: Config, turns: list[VoiceTurn], floor: Floor) -> dict[str,
             if end is not None and start is not None:
                 values.append(end - start)
         stages[label] = _pcts(values)
+    playback = {}
+    for lengths in ("tone", "speech"):
+        gaps = [t.playback()[f"gapsMs_{lengths}"] for t in ok]
+        first = [g[0] for g in gaps if g]
+        every = [x for g in gaps for x in g]
+        playback[lengths] = {
+            "second_segment_gap": _pcts(first),
+            "turns_with_a_gap_before_the_second": sum(1 for x in first if x > 0),
+            "max_gap": max(every, default=0.0),
+        }
     ledger_keys = sorted({k for t in turns for k in t.ledger})
     discard_keys = [k for k in ledger_keys if "discard" in k.lower()]
     return {
@@ -287,6 +305,8 @@ def summarise(config: Config, turns: list[VoiceTurn], floor: Floor) -> dict[str,
         "p50_minus_floor_p50": percentile(v2v, 50) - percentile(floors[own], 50),
         "milestones_after_eos": milestones,
         "stages": stages,
+        "playback_gaps_ms": playback,
+        "first_segment": ok[0].segments.get(0) if ok else None,
         "ledger_keys": ledger_keys,
         "server_discards": sum(1 for t in turns if any(k in t.ledger for k in discard_keys)),
         "records": [t.as_dict() for t in turns],
@@ -343,6 +363,13 @@ def goals(summaries: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def _gaps(playback: dict[str, Any]) -> str:
+    return "; ".join(
+        f"{playback[k]['turns_with_a_gap_before_the_second']} / {playback[k]['max_gap']:.0f}"
+        for k in ("tone", "speech")
+    )
+
+
 def print_scripted(summaries: dict[str, dict[str, Any]], checks: dict[str, Any]) -> None:
     rows = []
     for s in summaries.values():
@@ -357,6 +384,7 @@ def print_scripted(summaries: dict[str, dict[str, Any]], checks: dict[str, Any])
                 f"{s['p50_minus_floor_p50']:+.0f}",
                 f"{base['end_of_speech_to_first_audio']['p50']:.0f}" if base else "—",
                 s["server_discards"],
+                _gaps(s["playback_gaps_ms"]),
             ]
         )
     print(
@@ -369,13 +397,16 @@ def print_scripted(summaries: dict[str, dict[str, Any]], checks: dict[str, Any])
                 "p50 − floor",
                 "wait-for-final p50",
                 "server discards",
+                "gaps: turns / max (tone; speech)",
             ],
             rows,
         )
     )
     print(
         "(ms after the end of speech; floor = when the strategy's recognizer text exists "
-        "+ the providers' floor of the first spoken segment)"
+        "+ the providers' floor of the first spoken segment; gaps = turns with silence before "
+        "the second segment and the largest silence, with the scripted audio's length and "
+        "Korean speech's)"
     )
     names = list(summaries)
     print(
@@ -683,12 +714,18 @@ def configs_for(args: argparse.Namespace) -> list[Config]:
             out.append(Config(strategy, "fast", args.first_token_ms))
             if args.first_token_ms_alt:
                 out.append(Config(strategy, "fast", args.first_token_ms_alt))
+    if args.only:
+        out = [c for c in out if c.name in args.only]
     return out
+
+
+def _answer(args: argparse.Namespace) -> str:
+    return str(V2V_ANSWERS.get(args.answer, args.answer))
 
 
 async def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
-    base = Providers(first_token_ms=args.first_token_ms)
+    base = Providers(first_token_ms=args.first_token_ms, answer=_answer(args))
     configs = configs_for(args) if args.turns else []
     summaries: dict[str, dict[str, Any]] = {}
     stacks: dict[str, Any] = {}
@@ -702,7 +739,7 @@ async def run(args: argparse.Namespace) -> int:
         for (s, ft), group in groups.items():
             if s != strategy:
                 continue
-            providers = Providers(first_token_ms=ft)
+            providers = Providers(first_token_ms=ft, answer=_answer(args))
             floors[ft] = floor_of(providers)
             ctx, flags = stack_for(strategy, providers)
             print(f"{strategy}, first token {ft} ms (stack flags {flags or 'none'}) …", flush=True)
@@ -815,6 +852,17 @@ def main(argv: list[str] | None = None) -> int:
         f"{PIPECAT_PYTHON}; see requirements/bench.txt)",
     )
     parser.add_argument("--pipecat-repeats", type=int, default=3)
+    parser.add_argument(
+        "--answer",
+        default="default",
+        help="the scripted answer of part (a): " + ", ".join(V2V_ANSWERS) + " or any text",
+    )
+    parser.add_argument(
+        "--only",
+        type=lambda s: s.split(","),
+        default=None,
+        help="only these rows of part (a), e.g. preemptive/transcribe/ft200,preemptive/fast/ft400",
+    )
     parser.add_argument("--seed", type=int, default=12)
     parser.add_argument("--label", type=_label, help="writes voice_to_voice-LABEL.json")
     parser.add_argument("--copy-to-docs", action="store_true", help="also copy into docs/bench/")
