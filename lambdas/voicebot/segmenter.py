@@ -145,8 +145,11 @@ _TOPIC_PHRASE = re.compile(
 # … and connectives: -고 (with its guards), contracted -서, -면 after these syllables, -며.
 _GO_CONNECTIVE = re.compile(r"[가-힣]고$")
 _GO_QUOTATIVE = re.compile(r"(?:다|라|냐|자|려)고$")
+# Nouns in 고 that often stand bare before another noun (최고 기온, 보고 내용, 시카고 여행): a word
+# ending in one is not cut, even where it is a verb (영화를 보고, 빵을 사고: recall given up).
 _GO_NOUNS = ("최고", "참고", "광고", "사고", "재고", "창고", "경고", "신고", "원고", "금고", "공고",
-             "잔고", "출고", "입고", "수고", "망고", "로고", "탱고", "레고")  # fmt: skip
+             "잔고", "출고", "입고", "수고", "보고", "선고", "투고", "기고", "연고", "제고", "망고",
+             "로고", "탱고", "레고", "카고", "아고")  # fmt: skip
 _SEO_CONNECTIVE = re.compile(r"(?:워|와|봐|줘|돼|져|셔|라|여|러|빠|파|내|려|겨)서$")
 _MYEON_CONNECTIVE = re.compile(r"(?:으|시|하|다|되|려|르|우|오|보|나)면$")
 _MYEO_CONNECTIVE = re.compile(r"[가-힣]며$")

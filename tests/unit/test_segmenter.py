@@ -170,6 +170,7 @@ def test_the_first_segment_ends_at_a_korean_phrase_when_no_clause_mark_comes(phr
         "오늘 서울은 맑겠습니다.",  # a bare topic noun: not told from an adnominal -은
         "저기 보이는 가게가 맛있어요.",  # adnominal -는 before its noun
         "오늘 서울의 최고 기온은 십팔 도예요.",  # 최고: a noun before a noun
+        "이번 달 보고 내용을 정리했어요.",  # 보고: listed as a noun (영화를 보고 is given up)
         "지금 밥을 먹고 있어요.",  # -고 있다
         "친구가 내일 온다고 했어요.",  # a quotative -다고
         "지하철을 타시면 돼요.",  # -면 되다: one predicate
