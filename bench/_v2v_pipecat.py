@@ -121,7 +121,7 @@ async def schedule(
         cuts += [(piece, at) for piece in await feed(token)]
     end_at = p["first_token_ms"] + (len(tokens) - 1) * interval
     cuts += [(piece, end_at) for piece in await flush()]
-    out: dict[str, Any] = {"pieces": [c[0] for c in cuts]}
+    out: dict[str, Any] = {"pieces": [c[0] for c in cuts], "cutsMs": [c[1] for c in cuts]}
     for name, length in (("tone", tone_ms), ("speech", speech_ms)):
         gaps, previous_end = [], None
         for piece, cut in cuts:
@@ -155,7 +155,52 @@ async def first_piece(
     return (loop.time() - start) * 1000, pieces[0] if pieces else "", len(tokens)
 
 
+async def sweep(request: dict[str, Any]) -> list[dict[str, Any]]:
+    """For each ``first_phrase_min_chars`` asked: ours ÷ Pipecat unpaced (token arrival times as
+    scripted, so no clock noise), mean per answer set, and the gaps before the second piece."""
+    p = request["providers"]
+
+    async def first_audio(
+        tokens: list[str], feed: Feed, flush: Any
+    ) -> tuple[float, dict[str, Any]]:
+        plan = await schedule(tokens, p, feed, flush)
+        first = plan["pieces"][0]
+        return plan["cutsMs"][0] + p["tts_delay_ms"] + p["tts_ms_per_char"] * len(first), plan
+
+    rows = []
+    texts = [(a["text"], a["set"]) for a in request["answers"]]
+    theirs = {}
+    for text, _ in texts:
+        tokens = split_tokens(text, p["chars_per_token"])
+        theirs[text] = (await first_audio(tokens, *pipecats()))[0]
+    for n in request["sweep"]:
+        ratios: dict[str, list[float]] = {}
+        gapped = {"tone": 0, "speech": 0}
+        firsts = []
+        for text, answer_set in texts:
+            tokens = split_tokens(text, p["chars_per_token"])
+            clause = request.get("first_clause_min_chars", 10)
+            ms, plan = await first_audio(tokens, *ours(clause, n))
+            ratios.setdefault(answer_set, []).append(ms / theirs[text])
+            ratios.setdefault("all", []).append(ms / theirs[text])
+            for k in gapped:
+                gaps = plan[f"gapsMs_{k}"]
+                gapped[k] += bool(gaps and gaps[0] > 0)
+            firsts.append(plan["pieces"][0])
+        rows.append(
+            {
+                "first_phrase_min_chars": n,
+                "ratio_mean": {k: statistics.fmean(v) for k, v in ratios.items()},
+                "answers_with_a_gap_before_the_second_piece": gapped,
+                "first_pieces": firsts,
+            }
+        )
+    return rows
+
+
 async def compare(request: dict[str, Any]) -> dict[str, Any]:
+    if request.get("sweep"):
+        return {"sweep": await sweep(request), "measured_at": time.time()}
     p = request["providers"]
     interval = 1000 / p["tokens_per_second"]
     answers: list[dict[str, Any]] = []

@@ -613,8 +613,11 @@ def _pipecat_python() -> Path | None:
     return PIPECAT_PYTHON if PIPECAT_PYTHON.exists() else None
 
 
-def run_pipecat(python: Path, providers: Providers, repeats: int) -> dict[str, Any]:
+def run_pipecat(
+    python: Path, providers: Providers, repeats: int, sweep: Sequence[int] = ()
+) -> dict[str, Any]:
     request = {
+        "sweep": list(sweep),
         "providers": {
             k: getattr(providers, k)
             for k in (
@@ -652,6 +655,29 @@ def _first_gap(piece: dict[str, Any], lengths: str) -> str:
     return f"{gaps[0]:.0f}/{max(gaps):.0f}"
 
 
+def print_sweep(rows: list[dict[str, Any]]) -> None:
+    sets = list(rows[0]["ratio_mean"]) if rows else []
+    print(
+        table(
+            [
+                "FIRST_PHRASE_MIN_CHARS",
+                *(f"ours ÷ Pipecat, {s}" for s in sets),
+                "answers with a gap before the 2nd piece: tone / speech",
+            ],
+            [
+                [
+                    r["first_phrase_min_chars"],
+                    *(f"{r['ratio_mean'][s]:.3f}" for s in sets),
+                    f"{r['answers_with_a_gap_before_the_second_piece']['tone']} / "
+                    f"{r['answers_with_a_gap_before_the_second_piece']['speech']}",
+                ]
+                for r in rows
+            ],
+        )
+    )
+    print("(unpaced: token arrival times as scripted; the same providers and answers)")
+
+
 def print_pipecat(result: dict[str, Any]) -> None:
     rows = []
     for a in result["answers"]:
@@ -666,8 +692,8 @@ def print_pipecat(result: dict[str, Any]) -> None:
                 f"{n['firstAudioMs']:.0f}",
                 f"{p['firstAudioMs']:.0f}",
                 f"{a['ratio']:.2f}",
-                f"{_first_gap(o, 'tone')} | {_first_gap(o, 'speech')}",
-                f"{_first_gap(p, 'tone')} | {_first_gap(p, 'speech')}",
+                f"tone {_first_gap(o, 'tone')}, speech {_first_gap(o, 'speech')}",
+                f"tone {_first_gap(p, 'tone')}, speech {_first_gap(p, 'speech')}",
             ]
         )
     print(
@@ -681,7 +707,7 @@ def print_pipecat(result: dict[str, Any]) -> None:
                 "ours, no phrase",
                 f"Pipecat {result['pipecat_version']}",
                 "ours ÷ Pipecat",
-                "ours gap 1st/max: tone | speech",
+                "ours gaps: 2nd / max",
                 "Pipecat gap",
             ],
             rows,
@@ -697,7 +723,7 @@ def print_pipecat(result: dict[str, Any]) -> None:
         f"ms from the model request, same tokens and pacing, same scripted synthesizer; "
         f"FIRST_CLAUSE_MIN_CHARS {result.get('first_clause_min_chars')}, "
         f"FIRST_PHRASE_MIN_CHARS {result.get('first_phrase_min_chars')}; gaps (ms) before the "
-        "second piece / the largest, with the scripted tone's length | Korean speech's"
+        "second piece / the largest, with the scripted tone's length and Korean speech's"
     )
 
 
@@ -762,6 +788,9 @@ async def run(args: argparse.Namespace) -> int:
         if python is not None:
             print(f"ours and Pipecat's text aggregation ({python}) …", flush=True)
             pipecat = run_pipecat(python, base, args.pipecat_repeats)
+            if args.phrase_sweep:
+                pipecat["sweep"] = run_pipecat(python, base, 1, args.phrase_sweep)["sweep"]
+                print_sweep(pipecat["sweep"])
         else:
             print("no Python with pipecat-ai: Pipecat side skipped (requirements/bench.txt)")
     print()
@@ -852,6 +881,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{PIPECAT_PYTHON}; see requirements/bench.txt)",
     )
     parser.add_argument("--pipecat-repeats", type=int, default=3)
+    parser.add_argument(
+        "--phrase-sweep",
+        type=lambda s: [int(x) for x in s.split(",")],
+        default=[],
+        help="also the Pipecat comparison unpaced for these FIRST_PHRASE_MIN_CHARS, e.g. 0,4,6,8",
+    )
     parser.add_argument(
         "--answer",
         default="default",
