@@ -44,6 +44,9 @@ word must end in one of:
   minimum rather than the clause's.
 
 English keeps to commas and the clause words above: no phrase rule is safe without a parser.
+The default minimum (6 characters, about five syllables: ~0.75 s of speech, longer than the next
+segment takes to stream and synthesize) and the rules' effect on first audio, on real answers and
+on playback gaps are measured in docs/BENCHMARKS.md ("The first segment at a Korean phrase").
 The first segment then reaches the synthesizer as the phrase itself, with no period added
 (``speakable`` adds none), so it is read with a continuing, not a final, intonation.
 
