@@ -40,6 +40,8 @@ class Providers:
     tts_ms_per_char: float = 1.5
     # The product's setting (FIRST_CLAUSE_MIN_CHARS): 0 speaks whole sentences only.
     first_clause_min_chars: int = 10
+    # FIRST_PHRASE_MIN_CHARS: the first segment may end at a Korean phrase (0: not).
+    first_phrase_min_chars: int = 6
     answer: str = DEFAULT_ANSWER
 
     def environment(self) -> dict[str, str]:
@@ -51,6 +53,7 @@ class Providers:
             "SCRIPTED_TOKENS_PER_SECOND": str(self.tokens_per_second),
             "SCRIPTED_CHARS_PER_TOKEN": str(self.chars_per_token),
             "FIRST_CLAUSE_MIN_CHARS": str(self.first_clause_min_chars),
+            "FIRST_PHRASE_MIN_CHARS": str(self.first_phrase_min_chars),
             "TTS_PROVIDER": "scripted",
             "SCRIPTED_TTS_DELAY_MS": str(self.tts_delay_ms),
             "SCRIPTED_TTS_MS_PER_CHAR": str(self.tts_ms_per_char),
@@ -87,11 +90,16 @@ class Floor:
         return asdict(self)
 
 
-def _cut(tokens: list[str], first_clause_min_chars: int) -> tuple[list[str], int]:
+def _cut(
+    tokens: list[str], first_clause_min_chars: int, first_phrase_min_chars: int = 0
+) -> tuple[list[str], int]:
     """The cutter's output and the number of tokens it needed for the first piece."""
     from voicebot.segmenter import SentenceSegmenter
 
-    segmenter = SentenceSegmenter(first_clause_min_chars=first_clause_min_chars)
+    segmenter = SentenceSegmenter(
+        first_clause_min_chars=first_clause_min_chars,
+        first_phrase_min_chars=first_phrase_min_chars,
+    )
     first_at, pieces = 0, []
     for i, token in enumerate(tokens, start=1):
         found = segmenter.feed(token)
@@ -108,7 +116,7 @@ def floor_of(p: Providers) -> Floor:
 
     tokens = split_tokens(p.answer, p.chars_per_token)
     interval = 1000 / p.tokens_per_second if p.tokens_per_second else 0.0
-    segments, segment_at = _cut(tokens, p.first_clause_min_chars)
+    segments, segment_at = _cut(tokens, p.first_clause_min_chars, p.first_phrase_min_chars)
     sentences, sentence_at = _cut(tokens, 0)
     stream = (segment_at - 1) * interval
     synth = p.synthesis_ms(segments[0])

@@ -19,7 +19,9 @@ kept relative to its end of speech.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import io
 import json
 import re
 import time
@@ -38,6 +40,22 @@ def now_ms() -> float:
     return time.time() * 1000
 
 
+# player.js's START_LEAD_S; Korean conversational speech (bench/_v2v_recognizer.py's pace).
+START_LEAD_MS = 20.0
+SPEECH_MS_PER_SYLLABLE = 150.0
+
+
+def _syllables(text: str) -> int:
+    return sum(1 for c in text if "가" <= c <= "힣" or c.isdigit())
+
+
+def _ogg_ms(data: bytes) -> float:
+    import soundfile
+
+    info = soundfile.info(io.BytesIO(data))
+    return 1000.0 * info.frames / info.samplerate
+
+
 @dataclass
 class VoiceTurn:
     config: str
@@ -53,6 +71,42 @@ class VoiceTurn:
     transcripts: list[tuple[float, int, bool, str]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    # Per segment index: its text, and (epoch ms its last audio part arrived, its audio bytes).
+    segments: dict[int, str] = field(default_factory=dict)
+    audio: dict[int, tuple[float, bytes]] = field(default_factory=dict)
+    _parts: dict[int, list[bytes]] = field(default_factory=dict)
+
+    def add_audio(self, event: dict[str, Any], at: float) -> None:
+        index = int(event.get("index", -1))
+        self._parts.setdefault(index, []).append(base64.b64decode(event.get("data", "")))
+        if event.get("last"):
+            self.audio[index] = (at, b"".join(self._parts.pop(index)))
+
+    def playback(self) -> dict[str, Any]:
+        """The silences the page could not avoid before each later segment (``player.js``).
+
+        Scheduled as the player does: a segment starts at max(its audio's arrival + 20 ms, the
+        previous one's end). Lengths: the scripted synthesizer's audio as decoded, and Korean
+        speech of the segment's text (``SPEECH_MS_PER_SYLLABLE``, the recognizer's pace).
+        """
+        out: dict[str, Any] = {}
+        indexes = sorted(self.audio)
+        for name in ("tone", "speech"):
+            gaps, previous_end = [], None
+            for index in indexes:
+                arrived, data = self.audio[index]
+                length = (
+                    _ogg_ms(data)
+                    if name == "tone"
+                    else SPEECH_MS_PER_SYLLABLE * _syllables(self.segments.get(index, ""))
+                )
+                start = arrived + START_LEAD_MS
+                if previous_end is not None:
+                    start = max(start, previous_end)
+                    gaps.append(start - previous_end)
+                previous_end = start + length
+            out[f"gapsMs_{name}"] = gaps
+        return out
 
     def mark(self, name: str, at: float) -> None:
         self.marks.setdefault(name, at - self.eos)
@@ -72,6 +126,8 @@ class VoiceTurn:
                 {"t": t, "seq": s, "final": f, "text": x} for t, s, f, x in self.transcripts
             ],
             "errors": self.errors,
+            "segments": [self.segments[i] for i in sorted(self.segments)],
+            "playback": self.playback(),
         }
 
 
@@ -114,6 +170,7 @@ class VoicePage:
                 )
             elif turn is not None:
                 turn.mark("firstAudio", at)
+                turn.add_audio(event, at)
         elif turn is None:
             if kind == "error":
                 print(f"  page: error {event.get('code')} {event.get('message')}")
@@ -122,6 +179,7 @@ class VoicePage:
             turn.mark("firstDelta", at)
         elif kind == "sentence":
             turn.mark("firstSentence", at)
+            turn.segments[int(event.get("index", -1))] = str(event.get("text", ""))
         elif kind == "error":
             turn.errors.append(str(event.get("code")))
             if event.get("code") != "duplicate_turn":

@@ -180,13 +180,15 @@ def score_streamed(answers: Sequence[Answer], seeds: Sequence[int] = SEEDS) -> S
     return score
 
 
-def chunking_variants(answers: Sequence[Answer], seeds: Sequence[int] = SEEDS) -> list[str]:
+def chunking_variants(
+    answers: Sequence[Answer], seeds: Sequence[int] = SEEDS, **options: int
+) -> list[str]:
     """The ids of answers whose cut depends on how the text was chunked (should be none)."""
     varying = []
     for answer in answers:
-        cuts = {tuple(stream(chunks(answer.text, seed))) for seed in seeds}
-        cuts.add(tuple(stream([answer.text])))
-        cuts.add(tuple(stream(list(answer.text))))
+        cuts = {tuple(stream(chunks(answer.text, seed), **options)) for seed in seeds}
+        cuts.add(tuple(stream([answer.text], **options)))
+        cuts.add(tuple(stream(list(answer.text), **options)))
         if len(cuts) > 1:
             varying.append(answer.id)
     return varying

@@ -285,6 +285,7 @@ async def run(args: argparse.Namespace) -> int:
         tts_delay_ms=args.tts_delay_ms,
         tts_ms_per_char=args.tts_ms_per_char,
         first_clause_min_chars=args.first_clause_min_chars,
+        first_phrase_min_chars=args.first_phrase_min_chars,
         answer=ANSWERS.get(args.answer, args.answer),
     )
     floor = floor_of(providers)
@@ -385,6 +386,12 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=d.first_clause_min_chars,
         help="the product's FIRST_CLAUSE_MIN_CHARS (0: whole sentences only)",
+    )
+    parser.add_argument(
+        "--first-phrase-min-chars",
+        type=int,
+        default=d.first_phrase_min_chars,
+        help="the product's FIRST_PHRASE_MIN_CHARS (0: no cut at a Korean phrase)",
     )
     parser.add_argument("--answer", default="default",
                         help="the scripted answer: 'default' (5 sentences, Korean commas), "

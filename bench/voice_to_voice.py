@@ -67,6 +67,32 @@ PIPECAT_ANSWERS = (
     "그리고 우도도 배로 금방 갈 수 있습니다. 날씨가 좋으면 한라산 등반도 추천해요.",
     "죄송하지만 그 노래는 제가 지금 확인할 수 없어요. 가사 일부를 말씀해 주시면 찾아볼게요.",
 )
+# More answers as a voice bot gives them, none with a clause mark in its first sentence: where
+# the first segment can end early only at a phrase (FIRST_PHRASE_MIN_CHARS), or not at all (the
+# last two: a bare topic noun, which the phrase rule does not cut).
+PIPECAT_MORE_ANSWERS = (
+    "서울에서 부산까지는 케이티엑스로 두 시간 반 정도 걸려요. 주말에는 표가 빨리 매진되니 "
+    "미리 예매하세요.",
+    "비행기 표를 예매하실 때는 출발 두 달 전쯤이 가장 저렴한 편이에요. 화요일이나 수요일 "
+    "출발이 더 싸기도 해요.",
+    "요즘은 해가 빨리 지고 저녁에는 꽤 쌀쌀하니 겉옷을 꼭 챙기세요. 특히 강가는 바람이 더 "
+    "차가워요.",
+    "영수증을 가지고 오시면 교환이나 환불을 바로 도와드릴게요. 구매하신 지 칠 일이 지나면 "
+    "어려울 수 있어요.",
+    "이 노래는 이천십팔 년에 나온 곡이고 지금도 많이 사랑받고 있어요. 원곡 가수의 정규 앨범에 "
+    "실려 있어요.",
+    "파스타를 삶을 때에는 물에 소금을 충분히 넣어 주세요. 그래야 면에 간이 잘 배어요.",
+    "환불은 구매하신 날로부터 칠 일 이내에 가능합니다. 영수증을 꼭 챙겨 주세요.",
+    "지금 계신 곳에서 가장 가까운 약국은 이백 미터 앞에 있어요. 오늘은 밤 열 시까지 문을 열어요.",
+)
+# The scripted answer of part (a) (``--answer``): the stack's weather answer, which opens with a
+# 14-character clause ("오늘 서울은 대체로 맑고,"), or a directions answer that opens with a
+# 6-character topic phrase ("강남역까지는"), where the first segment ends at a phrase.
+V2V_ANSWERS = {
+    "default": DEFAULT_ANSWER,
+    "unpunctuated": UNPUNCTUATED_ANSWER,
+    "directions": PIPECAT_ANSWERS[2],
+}
 VOSK_UTTERANCES = (
     "오늘 서울 날씨 어때요",
     "내일 아침에 비가 올까요",
@@ -252,6 +278,16 @@ def summarise(config: Config, turns: list[VoiceTurn], floor: Floor) -> dict[str,
             if end is not None and start is not None:
                 values.append(end - start)
         stages[label] = _pcts(values)
+    playback = {}
+    for lengths in ("tone", "speech"):
+        gaps = [t.playback()[f"gapsMs_{lengths}"] for t in ok]
+        first = [g[0] for g in gaps if g]
+        every = [x for g in gaps for x in g]
+        playback[lengths] = {
+            "second_segment_gap": _pcts(first),
+            "turns_with_a_gap_before_the_second": sum(1 for x in first if x > 0),
+            "max_gap": max(every, default=0.0),
+        }
     ledger_keys = sorted({k for t in turns for k in t.ledger})
     discard_keys = [k for k in ledger_keys if "discard" in k.lower()]
     return {
@@ -269,6 +305,8 @@ def summarise(config: Config, turns: list[VoiceTurn], floor: Floor) -> dict[str,
         "p50_minus_floor_p50": percentile(v2v, 50) - percentile(floors[own], 50),
         "milestones_after_eos": milestones,
         "stages": stages,
+        "playback_gaps_ms": playback,
+        "first_segment": ok[0].segments.get(0) if ok else None,
         "ledger_keys": ledger_keys,
         "server_discards": sum(1 for t in turns if any(k in t.ledger for k in discard_keys)),
         "records": [t.as_dict() for t in turns],
@@ -325,6 +363,13 @@ def goals(summaries: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def _gaps(playback: dict[str, Any]) -> str:
+    return "; ".join(
+        f"{playback[k]['turns_with_a_gap_before_the_second']} / {playback[k]['max_gap']:.0f}"
+        for k in ("tone", "speech")
+    )
+
+
 def print_scripted(summaries: dict[str, dict[str, Any]], checks: dict[str, Any]) -> None:
     rows = []
     for s in summaries.values():
@@ -339,6 +384,7 @@ def print_scripted(summaries: dict[str, dict[str, Any]], checks: dict[str, Any])
                 f"{s['p50_minus_floor_p50']:+.0f}",
                 f"{base['end_of_speech_to_first_audio']['p50']:.0f}" if base else "—",
                 s["server_discards"],
+                _gaps(s["playback_gaps_ms"]),
             ]
         )
     print(
@@ -351,13 +397,16 @@ def print_scripted(summaries: dict[str, dict[str, Any]], checks: dict[str, Any])
                 "p50 − floor",
                 "wait-for-final p50",
                 "server discards",
+                "gaps: turns / max (tone; speech)",
             ],
             rows,
         )
     )
     print(
         "(ms after the end of speech; floor = when the strategy's recognizer text exists "
-        "+ the providers' floor of the first spoken segment)"
+        "+ the providers' floor of the first spoken segment; gaps = turns with silence before "
+        "the second segment and the largest silence, with the scripted audio's length and "
+        "Korean speech's)"
     )
     names = list(summaries)
     print(
@@ -564,8 +613,11 @@ def _pipecat_python() -> Path | None:
     return PIPECAT_PYTHON if PIPECAT_PYTHON.exists() else None
 
 
-def run_pipecat(python: Path, providers: Providers, repeats: int) -> dict[str, Any]:
+def run_pipecat(
+    python: Path, providers: Providers, repeats: int, sweep: Sequence[int] = ()
+) -> dict[str, Any]:
     request = {
+        "sweep": list(sweep),
         "providers": {
             k: getattr(providers, k)
             for k in (
@@ -576,7 +628,10 @@ def run_pipecat(python: Path, providers: Providers, repeats: int) -> dict[str, A
                 "tts_ms_per_char",
             )
         },
-        "answers": list(PIPECAT_ANSWERS),
+        "first_clause_min_chars": providers.first_clause_min_chars,
+        "first_phrase_min_chars": providers.first_phrase_min_chars,
+        "answers": [{"text": a, "set": "seven"} for a in PIPECAT_ANSWERS]
+        + [{"text": a, "set": "more"} for a in PIPECAT_MORE_ANSWERS],
         "repeats": repeats,
     }
     out = subprocess.run(
@@ -595,37 +650,80 @@ def run_pipecat(python: Path, providers: Providers, repeats: int) -> dict[str, A
     return result
 
 
+def _first_gap(piece: dict[str, Any], lengths: str) -> str:
+    gaps = piece.get(f"gapsMs_{lengths}") or [0.0]
+    return f"{gaps[0]:.0f}/{max(gaps):.0f}"
+
+
+def print_sweep(rows: list[dict[str, Any]]) -> None:
+    sets = list(rows[0]["ratio_mean"]) if rows else []
+    print(
+        table(
+            [
+                "FIRST_PHRASE_MIN_CHARS",
+                *(f"ours ÷ Pipecat, {s}" for s in sets),
+                "answers with a gap before the 2nd piece: tone / speech",
+            ],
+            [
+                [
+                    r["first_phrase_min_chars"],
+                    *(f"{r['ratio_mean'][s]:.3f}" for s in sets),
+                    f"{r['answers_with_a_gap_before_the_second_piece']['tone']} / "
+                    f"{r['answers_with_a_gap_before_the_second_piece']['speech']}",
+                ]
+                for r in rows
+            ],
+        )
+    )
+    print("(unpaced: token arrival times as scripted; the same providers and answers)")
+
+
 def print_pipecat(result: dict[str, Any]) -> None:
     rows = []
     for a in result["answers"]:
-        o, p = a["ours"], a["pipecat"]
+        o, n, p = a["ours"], a["ours-no-phrase"], a["pipecat"]
         rows.append(
             [
-                a["answer"][:18] + "…",
+                a.get("set", ""),
+                o["firstPiece"][:16],
                 f"{o['firstPieceChars']} / {p['firstPieceChars']}",
                 f"{o['tokensToFirstPiece']} / {p['tokensToFirstPiece']}",
                 f"{o['firstAudioMs']:.0f}",
+                f"{n['firstAudioMs']:.0f}",
                 f"{p['firstAudioMs']:.0f}",
                 f"{a['ratio']:.2f}",
+                f"tone {_first_gap(o, 'tone')}, speech {_first_gap(o, 'speech')}",
+                f"tone {_first_gap(p, 'tone')}, speech {_first_gap(p, 'speech')}",
             ]
         )
     print(
         table(
             [
-                "answer",
-                "1st piece chars ours / Pipecat",
+                "set",
+                "ours 1st piece",
+                "chars ours / Pipecat",
                 "tokens",
                 "ours 1st audio",
+                "ours, no phrase",
                 f"Pipecat {result['pipecat_version']}",
                 "ours ÷ Pipecat",
+                "ours gaps: 2nd / max",
+                "Pipecat gap",
             ],
             rows,
         )
     )
+    for name, s in result.get("sets", {}).items():
+        print(
+            f"ours ÷ Pipecat, {name} ({s['answers']} answers): mean of ratios "
+            f"{s['ratio_mean']:.2f} (phrase cut off: {s['ratio_mean_no_phrase']:.2f}), ratio of "
+            f"medians {s['ratio_of_medians']:.2f} (goal ≤ 0.8)"
+        )
     print(
-        f"ours ÷ Pipecat: mean of ratios {result['ratio_mean']:.2f}, ratio of medians "
-        f"{result['ratio_of_medians']:.2f} (goal ≤ 0.8); ms from the model request, same "
-        "tokens and pacing, same scripted synthesizer"
+        f"ms from the model request, same tokens and pacing, same scripted synthesizer; "
+        f"FIRST_CLAUSE_MIN_CHARS {result.get('first_clause_min_chars')}, "
+        f"FIRST_PHRASE_MIN_CHARS {result.get('first_phrase_min_chars')}; gaps (ms) before the "
+        "second piece / the largest, with the scripted tone's length and Korean speech's"
     )
 
 
@@ -642,12 +740,18 @@ def configs_for(args: argparse.Namespace) -> list[Config]:
             out.append(Config(strategy, "fast", args.first_token_ms))
             if args.first_token_ms_alt:
                 out.append(Config(strategy, "fast", args.first_token_ms_alt))
+    if args.only:
+        out = [c for c in out if c.name in args.only]
     return out
+
+
+def _answer(args: argparse.Namespace) -> str:
+    return str(V2V_ANSWERS.get(args.answer, args.answer))
 
 
 async def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
-    base = Providers(first_token_ms=args.first_token_ms)
+    base = Providers(first_token_ms=args.first_token_ms, answer=_answer(args))
     configs = configs_for(args) if args.turns else []
     summaries: dict[str, dict[str, Any]] = {}
     stacks: dict[str, Any] = {}
@@ -661,7 +765,7 @@ async def run(args: argparse.Namespace) -> int:
         for (s, ft), group in groups.items():
             if s != strategy:
                 continue
-            providers = Providers(first_token_ms=ft)
+            providers = Providers(first_token_ms=ft, answer=_answer(args))
             floors[ft] = floor_of(providers)
             ctx, flags = stack_for(strategy, providers)
             print(f"{strategy}, first token {ft} ms (stack flags {flags or 'none'}) …", flush=True)
@@ -684,6 +788,9 @@ async def run(args: argparse.Namespace) -> int:
         if python is not None:
             print(f"ours and Pipecat's text aggregation ({python}) …", flush=True)
             pipecat = run_pipecat(python, base, args.pipecat_repeats)
+            if args.phrase_sweep:
+                pipecat["sweep"] = run_pipecat(python, base, 1, args.phrase_sweep)["sweep"]
+                print_sweep(pipecat["sweep"])
         else:
             print("no Python with pipecat-ai: Pipecat side skipped (requirements/bench.txt)")
     print()
@@ -774,6 +881,23 @@ def main(argv: list[str] | None = None) -> int:
         f"{PIPECAT_PYTHON}; see requirements/bench.txt)",
     )
     parser.add_argument("--pipecat-repeats", type=int, default=3)
+    parser.add_argument(
+        "--phrase-sweep",
+        type=lambda s: [int(x) for x in s.split(",")],
+        default=[],
+        help="also the Pipecat comparison unpaced for these FIRST_PHRASE_MIN_CHARS, e.g. 0,4,6,8",
+    )
+    parser.add_argument(
+        "--answer",
+        default="default",
+        help="the scripted answer of part (a): " + ", ".join(V2V_ANSWERS) + " or any text",
+    )
+    parser.add_argument(
+        "--only",
+        type=lambda s: s.split(","),
+        default=None,
+        help="only these rows of part (a), e.g. preemptive/transcribe/ft200,preemptive/fast/ft400",
+    )
     parser.add_argument("--seed", type=int, default=12)
     parser.add_argument("--label", type=_label, help="writes voice_to_voice-LABEL.json")
     parser.add_argument("--copy-to-docs", action="store_true", help="also copy into docs/bench/")

@@ -185,6 +185,10 @@ class Settings:
     def first_clause_min_chars(self) -> int:
         return int(self.function_settings["first_clause_min_chars"])
 
+    @property
+    def first_phrase_min_chars(self) -> int:
+        return int(self.function_settings["first_phrase_min_chars"])
+
     @classmethod
     def from_context(cls, node: Node, default_region: str | None) -> Settings:
         def get(key: str) -> Any:

@@ -154,6 +154,8 @@ def token_secret(data_dir: Path) -> str:
 
 def chat_environment(options: StackOptions, llm_url: str | None) -> dict[str, str]:
     values: dict[str, object] = {"chat_provider": options.chat}
+    if options.first_phrase_min_chars is not None:
+        values["first_phrase_min_chars"] = options.first_phrase_min_chars
     if options.chat == "local":
         from .llm import MODEL_ALIAS
 

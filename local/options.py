@@ -68,6 +68,8 @@ class StackOptions:
     # Transcribe-compatible WebSocket endpoint when given (the tests' peer), else AWS's.
     transcribe: bool = False
     transcribe_endpoint: str | None = None
+    # FIRST_PHRASE_MIN_CHARS (None: the setting's own, from the environment or its default).
+    first_phrase_min_chars: int | None = None
 
     @property
     def base_url(self) -> str:
@@ -252,6 +254,15 @@ def build_parser() -> argparse.ArgumentParser:
         "already reads as a whole question and hold it until the final confirms it)",
     )
     parser.add_argument(
+        "--first-phrase-min-chars",
+        type=int,
+        default=None,
+        metavar="N",
+        help="the answer's first sound may end at a Korean phrase (…까지는, …고, …면) once it "
+        "holds N characters; 0: only at a clause (CDK context firstPhraseMinChars; default: "
+        "FIRST_PHRASE_MIN_CHARS, else 6)",
+    )
+    parser.add_argument(
         "--no-interruption-policy",
         dest="interruption_policy",
         action="store_false",
@@ -316,6 +327,8 @@ def parse_options(argv: list[str] | None = None) -> StackOptions:
         parser.error("--transcribe-endpoint must be a ws:// or wss:// URL")
     if args.redis_restart_delay < 0:
         parser.error("--redis-restart-delay must be 0 or more")
+    if args.first_phrase_min_chars is not None and args.first_phrase_min_chars < 0:
+        parser.error("--first-phrase-min-chars must be 0 or more")
     tts_language = args.riva_tts_language or args.language
     if args.tts == "riva" and tts_language.lower().startswith("ko"):
         # Every sentence would be refused by the server; say so now, not once per sentence.
@@ -361,4 +374,5 @@ def parse_options(argv: list[str] | None = None) -> StackOptions:
         adaptive_end_of_turn=args.adaptive_end_of_turn,
         transcribe=args.transcribe or bool(args.transcribe_endpoint),
         transcribe_endpoint=args.transcribe_endpoint,
+        first_phrase_min_chars=args.first_phrase_min_chars,
     )

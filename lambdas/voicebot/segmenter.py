@@ -12,8 +12,43 @@ whitespace (not inside an open quote), or one of the Korean connective endings �
 …면서, …니까, …어서/아서/해서 followed by a word that does not start an auxiliary verb (하다,
 되다: "…해서 해요" stays whole). The first sound of an answer then waits for a clause instead of a
 whole sentence, while the rest is cut into whole sentences (better prosody). Endings that are as
-often part of a noun or of a verb phrase are left to a following comma: "…고" (최고 기온, 먹고
-싶다), "…면" (라면), "…도록/…려고/…거나 하다" (확인해 드리도록 하겠습니다, 가려고 해요).
+often part of a noun or of a verb phrase are left to a following comma: "…도록/…려고/…거나 하다"
+(확인해 드리도록 하겠습니다, 가려고 해요), and the ones the phrase rule below admits only with its
+guards.
+
+When the first sentence has no clause mark early, the first segment may end sooner still, at a
+Korean phrase boundary where a speaker pauses (``first_phrase_min_chars``, counted like the
+clause's minimum; 0 turns it off, and ``first_clause_min_chars`` = 0 turns off both). Only at a
+space after a word of Hangul syllables (digits may lead it: "3시까지는"), in a segment of Hangul,
+digits, spaces and commas only (no quotation, parenthesis, markdown, Latin letters, periods or
+symbols so far), and only when the next word starts with a Hangul syllable, digit or letter. The
+word must end in one of:
+
+- a particle followed by the topic/contrast particle 은/는 — 까지는, 에서는, 에게는, 한테는,
+  께서는, 부터는, 보다는, (으)로는, 에는 (때에는, 경우에는, 중에는), and the nouns 때는, 경우는,
+  동안은, 것은: a topic phrase is the commonest intonation-phrase boundary of spoken Korean
+  ("강남역까지는 | 지하철 이호선으로 …", "감기에 걸렸을 때는 | 따뜻한 물을 …"). A bare noun + 은/는
+  is not admitted: it cannot be told from the adnominal -은/-는 of a verb ("맑은 하늘", "가는 길"),
+  where a pause splits a noun phrase. Not before 아니다/않다 ("그 정도까지는 아니에요");
+- the connective -고 ("대체로 맑고 | 낮 기온은 …"), except after a noun in 고 that often stands
+  bare before another noun (최고 기온, 참고 자료, 광고, 사고, 재고, …), a quotative (…다고, …라고,
+  …냐고, …자고, …려고) and before an auxiliary or a second verb of one phrase (-고 있다/싶다/
+  계시다/말다/나서/보니, 가지고 가다/오다/다니다, 하다/되다; 친구하고 같이/함께);
+- the connective -서 in its contracted forms (…워서, …와서, …봐서, …줘서, …돼서, …져서, …셔서,
+  …라서, …여서, …러서, …빠서, …파서, …내서, …려서, …겨서), besides …어서/아서/해서 above;
+- the conditional -면 after 으, 시, 하, 다, 되, 려, 르, 우, 오, 보, 나 (…으면, …시면, …하면, …다면,
+  …려면: 라면, 가면, 화면, 정면 are nouns), not before 되다/좋다/안/괜찮다/충분하다/편하다/어떻다,
+  where the -면 clause is the whole sentence's subject ("가시면 | 돼요" would split one predicate);
+- the connective -며 (…으며, …하며: a word of two syllables at least);
+- the clause rule's connectives (…지만, …는데, …면서, …니까, …어서) without a comma, at this
+  minimum rather than the clause's.
+
+English keeps to commas and the clause words above: no phrase rule is safe without a parser.
+The default minimum (6 characters, about five syllables: ~0.75 s of speech, longer than the next
+segment takes to stream and synthesize) and the rules' effect on first audio, on real answers and
+on playback gaps are measured in docs/BENCHMARKS.md ("The first segment at a Korean phrase").
+The first segment then reaches the synthesizer as the phrase itself, with no period added
+(``speakable`` adds none), so it is read with a continuing, not a final, intonation.
 
 What LLM answers add (each rule is measured by ``python -m bench.segmentation`` on the set in
 ``tests/data/segmentation``):
@@ -106,13 +141,39 @@ _CLAUSE_MARKS = ",，、;；"
 _KOREAN_CONNECTIVE = re.compile(r"[가-힣](?:지만|는데|은데|면서|니까|어서|아서|해서)$")
 # First syllables of 하다/되다 forms: after a connective they make one verb phrase, not a clause.
 _AUXILIARY_STARTS = frozenset("하해했합할한함되돼됐됩될된")
+# Phrase boundaries of the first segment (see the module docstring): topic phrases …
+_TOPIC_PHRASE = re.compile(
+    r"(?:[가-힣0-9](?:까지는|에서는|에게는|한테는|께서는|부터는|보다는|로는|에는)|때는|경우는|동안은|것은)$"
+)
+# … and connectives: -고 (with its guards), contracted -서, -면 after these syllables, -며.
+_GO_CONNECTIVE = re.compile(r"[가-힣]고$")
+_GO_QUOTATIVE = re.compile(r"(?:다|라|냐|자|려)고$")
+# Nouns in 고 that often stand bare before another noun (최고 기온, 보고 내용, 시카고 여행): a word
+# ending in one is not cut, even where it is a verb (영화를 보고, 빵을 사고: recall given up).
+_GO_NOUNS = ("최고", "참고", "광고", "사고", "재고", "창고", "경고", "신고", "원고", "금고", "공고",
+             "잔고", "출고", "입고", "수고", "보고", "선고", "투고", "기고", "연고", "제고", "망고",
+             "로고", "탱고", "레고", "카고", "아고")  # fmt: skip
+_SEO_CONNECTIVE = re.compile(r"(?:워|와|봐|줘|돼|져|셔|라|여|러|빠|파|내|려|겨)서$")
+_MYEON_CONNECTIVE = re.compile(r"(?:으|시|하|다|되|려|르|우|오|보|나)면$")
+_MYEO_CONNECTIVE = re.compile(r"[가-힣]며$")
+# First syllables of the next word that make one phrase with the word before.
+_NOT_AFTER_TOPIC = frozenset("아않")
+_NOT_AFTER_GO = _AUXILIARY_STARTS | frozenset("있싶계말나보가와오갔왔갈올간온다같함")
+_NOT_AFTER_MYEON = _AUXILIARY_STARTS | frozenset("좋안괜충편어")
+# What the first segment may hold before a phrase cut: Hangul, digits, spaces and commas.
+_PHRASE_TEXT = re.compile(r"^[가-힣0-9,\s]+$")
+_PHRASE_NEXT = re.compile(r"^[가-힣0-9A-Za-z]")
 # Quotes that may be open when a comma comes (the comma then belongs to the quotation).
 _QUOTE_PAIRS = (('"', '"'), ("“", "”"), ("「", "」"), ("『", "』"), ("‘", "’"))
 
 
 class SentenceSegmenter:
     def __init__(
-        self, max_chars: int = 160, min_chars: int = 2, first_clause_min_chars: int = 0
+        self,
+        max_chars: int = 160,
+        min_chars: int = 2,
+        first_clause_min_chars: int = 0,
+        first_phrase_min_chars: int = 0,
     ) -> None:
         self._buffer = ""
         self._max = max_chars
@@ -120,6 +181,8 @@ class SentenceSegmenter:
         # 0: the first segment is a whole sentence like the others.
         self._first_clause_min = first_clause_min_chars
         self._first_pending = first_clause_min_chars > 0
+        # 0: no phrase cut (the first segment still ends at a clause when that is on).
+        self._first_phrase_min = first_phrase_min_chars
         # True once the stream has ended: look-ahead that has not come never will.
         self._final = False
 
@@ -179,6 +242,14 @@ class SentenceSegmenter:
                 clause = self._clause_end(buf, start, i)
                 if clause is not None:
                     return clause
+            if (
+                self._first_pending
+                and self._first_phrase_min
+                and i - start >= self._first_phrase_min
+                and ch.isspace()
+                and _phrase_end(buf, start, i)
+            ):
+                return i
         if len(buf) - start > self._max:
             return self._overflow_cut(buf, start)
         return None
@@ -333,6 +404,35 @@ def is_emoji(ch: str) -> bool:
         or 0x2B00 <= cp <= 0x2BFF
         or cp in (0xFE0F, 0x200D, 0x20E3)
     )
+
+
+def _phrase_end(buf: str, start: int, i: int) -> bool:
+    """Whether the space at ``i`` ends a Korean phrase the first segment may stop at.
+
+    False until the next word's first character has arrived (it decides), so the cut is the same
+    for every chunking.
+    """
+    text = buf[start:i]
+    if not _PHRASE_TEXT.match(text) or buf[i - 1].isspace():
+        return False
+    word = text.split()[-1]
+    following = buf[i:].lstrip()
+    if not following or not _PHRASE_NEXT.match(following):
+        return False
+    nxt = following[0]
+    if _TOPIC_PHRASE.search(word):
+        return nxt not in _NOT_AFTER_TOPIC
+    if _GO_CONNECTIVE.search(word):
+        if _GO_QUOTATIVE.search(word) or word.endswith(_GO_NOUNS):
+            return False
+        return nxt not in _NOT_AFTER_GO
+    if _KOREAN_CONNECTIVE.search(word):
+        return nxt not in _AUXILIARY_STARTS  # the clause rule's endings, at this minimum
+    if _SEO_CONNECTIVE.search(word) or _MYEO_CONNECTIVE.search(word):
+        return len(word) >= 2 and word not in ("파서", "커서") and nxt not in _AUXILIARY_STARTS
+    if _MYEON_CONNECTIVE.search(word):
+        return len(word) >= 2 and nxt not in _NOT_AFTER_MYEON
+    return False
 
 
 def _paren_open(text: str) -> bool:

@@ -367,6 +367,7 @@ def turn_runner() -> TurnRunner:
             delta_batch_ms=chat.delta_batch_ms,
             max_sentence_chars=chat.max_sentence_chars,
             first_clause_min_chars=chat.first_clause_min_chars,
+            first_phrase_min_chars=chat.first_phrase_min_chars,
             synthesis_concurrency=chat.synthesis_concurrency,
         ),
     )

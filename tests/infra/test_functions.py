@@ -56,6 +56,7 @@ EXPECTED_ENVIRONMENT: dict[str, set[str]] = {
         "CHAT_TEMPERATURE",
         "CHAT_MAX_TOKENS",
         "FIRST_CLAUSE_MIN_CHARS",
+        "FIRST_PHRASE_MIN_CHARS",
         # A held (preemptive) turn posts to the page without a WebSocket event to go by.
         "CONNECTIONS_ENDPOINT",
         "PREEMPTIVE_ANSWERS",

@@ -18,7 +18,11 @@ PROFILE_MODEL = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
 @pytest.fixture(scope="module")
 def custom() -> Synth:
     return synthesize(
-        accessCode="let-me-in", modelId=PROFILE_MODEL, region="us-west-2", firstClauseMinChars=0
+        accessCode="let-me-in",
+        modelId=PROFILE_MODEL,
+        region="us-west-2",
+        firstClauseMinChars=0,
+        firstPhraseMinChars=0,
     )
 
 
@@ -77,9 +81,25 @@ def test_inference_profile_grants_the_profile_and_its_model_only(custom: Synth) 
     assert _env(custom, "chat")["CHAT_REGION"] == "us-west-2"
 
 
-def test_the_first_clause_setting_reaches_the_chat_function(custom: Synth) -> None:
+def test_the_first_clause_and_phrase_settings_reach_the_chat_function(custom: Synth) -> None:
     assert _env(custom, "chat")["FIRST_CLAUSE_MIN_CHARS"] == "0"
-    assert _env(synthesize(), "chat")["FIRST_CLAUSE_MIN_CHARS"] == "10"
+    assert _env(custom, "chat")["FIRST_PHRASE_MIN_CHARS"] == "0"
+    default = _env(synthesize(), "chat")
+    assert default["FIRST_CLAUSE_MIN_CHARS"] == "10"
+    assert default["FIRST_PHRASE_MIN_CHARS"] == "6"
+
+
+def test_the_local_stack_flag_sets_the_first_phrase_minimum() -> None:
+    from local.engines import chat_environment
+    from local.options import parse_options
+    from voicebot.contract.settings import ChatSettings
+
+    def chosen(argv: list[str]) -> int:
+        env = chat_environment(parse_options(["--chat", "scripted", *argv]), None)
+        return ChatSettings.from_env(env).first_phrase_min_chars
+
+    assert chosen([]) == 6
+    assert chosen(["--first-phrase-min-chars", "0"]) == 0
 
 
 def test_options_keep_cdk_nag_clean(custom: Synth) -> None:
@@ -94,6 +114,7 @@ def test_options_keep_cdk_nag_clean(custom: Synth) -> None:
         ("chatTemperature", "hot"),
         ("chatMaxTokens", 0),
         ("firstClauseMinChars", -1),
+        ("firstPhraseMinChars", -1),
         ("cacheEngine", "memcached"),
         ("pollyEngine", "robot"),
         ("retainHistoryOnDestroy", "maybe"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bench.segmentation import SETS, boundaries, chunking_variants, chunks, load, score_streamed
+from voicebot.contract.settings import ChatSettings
 from voicebot.segmenter import SentenceSegmenter
 
 SEEDS = (0, 1, 2)
@@ -23,6 +24,17 @@ def test_boundary_f1_on_the_set_streamed_in_random_chunks(name: str) -> None:
 def test_the_cut_does_not_depend_on_the_chunking(name: str) -> None:
     # Random 1-4 character chunks under several seeds, one character at a time, and all at once.
     assert chunking_variants(load(name), (0, 1, 2, 3, 4, 5, 6, 7)) == []
+
+
+@pytest.mark.parametrize("name", SETS)
+def test_the_first_segments_early_cuts_do_not_depend_on_the_chunking(name: str) -> None:
+    # The chat service's cutter: the first segment may end at a clause or a Korean phrase.
+    chat = ChatSettings()
+    options = {
+        "first_clause_min_chars": chat.first_clause_min_chars,
+        "first_phrase_min_chars": chat.first_phrase_min_chars,
+    }
+    assert chunking_variants(load(name), (0, 1, 2), **options) == []
 
 
 def test_the_set_is_tagged_with_every_hazard_class_of_the_issue() -> None:

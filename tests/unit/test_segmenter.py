@@ -138,3 +138,70 @@ def test_a_connective_waits_for_the_next_word_before_cutting(step):
         "배가 불러요.",
         "끝.",
     ]
+
+
+def cut_first_phrase(text: str, step: int = 1, min_chars: int = 6) -> list[str]:
+    return segment(text, step, first_clause_min_chars=10, first_phrase_min_chars=min_chars)
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 7, 100])
+@pytest.mark.parametrize(
+    ("phrase", "rest"),
+    [
+        ("강남역까지는", "지하철 이호선으로 약 이십 분 걸려요."),  # particle + topic 는
+        ("감기에 걸렸을 때는", "따뜻한 물을 자주 마시는 게 좋아요."),  # 때는
+        ("파스타를 삶을 때에는", "물에 소금을 충분히 넣어 주세요."),
+        ("집에서 하는 운동으로는", "스쿼트가 좋아요."),  # (으)로는, after an adnominal 하는
+        ("오늘 서울은 대체로 맑고", "낮 기온은 십팔 도까지 오르겠습니다."),  # -고, no comma
+        ("영수증을 가지고 오시면", "교환을 도와드릴게요."),  # 가지고 오다 is one verb; -시면
+        ("날씨가 너무 추워서", "밖에 나가기 싫어요."),  # contracted -서
+        ("조금 멀지만", "버스로 금방 가요."),  # the clause rule's connective, at 6 characters
+        ("오후 3시부터는", "문을 닫아요."),  # digits may lead the word
+    ],
+)
+def test_the_first_segment_ends_at_a_korean_phrase_when_no_clause_mark_comes(phrase, rest, step):
+    text = f"{phrase} {rest} 다음 문장은 이렇게 이어지고 끝나요."
+    assert cut_first_phrase(text, step) == [phrase, rest, "다음 문장은 이렇게 이어지고 끝나요."]
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "오늘 서울은 맑겠습니다.",  # a bare topic noun: not told from an adnominal -은
+        "저기 보이는 가게가 맛있어요.",  # adnominal -는 before its noun
+        "오늘 서울의 최고 기온은 십팔 도예요.",  # 최고: a noun before a noun
+        "이번 달 보고 내용을 정리했어요.",  # 보고: listed as a noun (영화를 보고 is given up)
+        "지금 밥을 먹고 있어요.",  # -고 있다
+        "친구가 내일 온다고 했어요.",  # a quotative -다고
+        "지하철을 타시면 돼요.",  # -면 되다: one predicate
+        "그 정도까지는 아니에요.",  # before 아니다
+        "그분이 “서울에서는 비가 와요”라고 했어요.",  # inside a quotation
+        "입장료는 (어른 기준으로는 만 원) 정도예요.",  # a parenthesis
+        "**강남역까지는** 지하철로 가요.",  # markdown
+        "iPhone에서는 설정에 들어가세요.",  # a Latin word
+        "약 3.5킬로미터까지는 걸어가요.",  # a decimal number so far
+        "Today in Seoul it is sunny and warm.",  # English: commas and clause words only
+    ],
+)
+def test_no_phrase_cut_where_the_pause_would_split_a_phrase_or_a_marked_span(sentence):
+    assert cut_first_phrase(sentence + " 다음 문장입니다.") == [sentence, "다음 문장입니다."]
+
+
+def test_only_the_first_segment_ends_at_a_phrase_and_zero_turns_it_off():
+    text = "네. 강남역까지는 지하철로 가요. 서울에서 부산까지는 기차로 가요."
+    # The first segment was a whole sentence: later ones stay whole sentences.
+    assert cut_first_phrase(text) == ["네.", "강남역까지는 지하철로 가요.",
+                                      "서울에서 부산까지는 기차로 가요."]  # fmt: skip
+    text = "서울에서 부산까지는 기차로 가요. 끝."
+    assert cut_first_phrase(text, min_chars=0) == ["서울에서 부산까지는 기차로 가요.", "끝."]
+    # A phrase shorter than the minimum is not cut (no later phrase here: the whole sentence).
+    assert cut_first_phrase(text, min_chars=12) == ["서울에서 부산까지는 기차로 가요.", "끝."]
+    # FIRST_CLAUSE_MIN_CHARS=0 still means whole sentences only.
+    assert segment(text, 1, first_phrase_min_chars=6) == ["서울에서 부산까지는 기차로 가요.", "끝."]
+
+
+def test_the_phrase_waits_for_the_next_words_first_character():
+    seg = SentenceSegmenter(first_clause_min_chars=10, first_phrase_min_chars=6)
+    assert seg.feed("지금 밥을 먹고 ") == []  # 있어요 (one phrase) or a new clause: not known yet
+    assert seg.feed("있") == []
+    assert seg.feed("어요. 끝") == ["지금 밥을 먹고 있어요."]

@@ -68,3 +68,27 @@ async def test_no_markdown_url_scheme_or_emoji_reaches_the_synthesizer() -> None
     assert [e["data"] for e in poster.events if e["type"] == "audio" and e["index"] == rule] == [
         pause
     ]
+
+
+async def test_a_first_phrase_reaches_the_synthesizer_as_it_is_with_no_added_period() -> None:
+    synth, poster = RecordingSynthesizer(), RecordingPoster()
+    runner = TurnRunner(
+        model=ScriptedChatModel(
+            answer="강남역까지는 지하철 이호선으로 약 이십 분 걸려요. 환승은 없어요.",
+            tokens_per_second=500,
+        ),
+        synthesizer=synth,
+        history=MemoryHistory(),
+        cancels=NoCancelBus(),
+        # The settings' defaults: the first segment may end at a phrase of 6 characters.
+        options=TurnOptions(system_prompt="test", voice="Seoyeon", language="ko-KR"),
+    )
+    outcome = await runner.run("u1", "t1", "강남역 어떻게 가요?", poster, "c1")
+
+    assert outcome.sentences == [
+        "강남역까지는",
+        "지하철 이호선으로 약 이십 분 걸려요.",
+        "환승은 없어요.",
+    ]
+    assert synth.texts[0] == "강남역까지는"  # a continuing phrase: no period, no comma added
+    assert outcome.text == "강남역까지는 지하철 이호선으로 약 이십 분 걸려요. 환승은 없어요."

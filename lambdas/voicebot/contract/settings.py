@@ -217,6 +217,12 @@ class ChatSettings(EnvSettings):
     first_clause_min_chars: int = Field(
         default=10, ge=0, le=1000, json_schema_extra=context_key("firstClauseMinChars")
     )
+    # …and, when the first sentence has no clause mark early, at a Korean phrase boundary (a
+    # topic phrase such as …까지는, a connective such as …고/…면) once it holds this many
+    # characters (0: no phrase cut; see voicebot/segmenter.py and docs/BENCHMARKS.md).
+    first_phrase_min_chars: int = Field(
+        default=6, ge=0, le=1000, json_schema_extra=context_key("firstPhraseMinChars")
+    )
     synthesis_concurrency: int = Field(default=3, ge=1, le=16)
 
 

@@ -69,6 +69,8 @@ class TurnOptions:
     max_sentence_chars: int = 160
     # The first spoken segment may end at a clause (see segmenter); 0 keeps it a whole sentence.
     first_clause_min_chars: int = 10
+    # …or at a Korean phrase boundary once it holds this many characters (0: not).
+    first_phrase_min_chars: int = 6
     synthesis_concurrency: int = 3
 
 
@@ -495,6 +497,7 @@ class TurnRunner:
         segmenter = SentenceSegmenter(
             max_chars=self._opts.max_sentence_chars,
             first_clause_min_chars=self._opts.first_clause_min_chars,
+            first_phrase_min_chars=self._opts.first_phrase_min_chars,
         )
         stream = self._model.stream(messages)
         try:
