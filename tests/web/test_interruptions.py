@@ -177,7 +177,12 @@ def test_a_real_interruption_stops_within_300_ms_and_history_keeps_what_was_play
     stop_ms = cancel["at"] - partial["receivedAt"]
     assert cancel["turnId"] == turn
     assert stop_ms < STOP_WITHIN_MS
-    [duck] = [d for d in decisions(page, "real") if d["kind"] == "duck"]
+    # One duck, or one more per resume: on a loaded machine the growing partial can come after
+    # the false-interruption window, which (rightly) resumes the answer and ducks it again.
+    ducks = [d for d in decisions(page, "real") if d["kind"] == "duck"]
+    resumes = [d for d in decisions(page, "real") if d["kind"] == "resume"]
+    assert len(ducks) == 1 + len(resumes)
+    duck = ducks[0]
     [confirm] = [d for d in decisions(page, "real") if d["kind"] == "interrupt"]
     assert confirm["at"] - partial["receivedAt"] < STOP_WITHIN_MS
 
