@@ -308,6 +308,9 @@ async def redis_memory(client: aioredis.Redis) -> dict[str, float]:
     return {
         "used_memory_mib": info["used_memory"] / 2**20,
         "keys": float(await client.dbsize()),
+        # RSS follows the peak of used_memory (and the allocator's fragmentation), not its level.
+        "used_memory_peak_mib": info["used_memory_peak"] / 2**20,
+        "mem_fragmentation_ratio": float(info["mem_fragmentation_ratio"]),
     }
 
 
@@ -374,12 +377,19 @@ def flatness(
     }
 
 
+def _short(filename: str) -> str:
+    for marker in ("site-packages/", f"python{sys.version_info[0]}.{sys.version_info[1]}/"):
+        if marker in filename:
+            return filename.split(marker, 1)[1]
+    return os.path.relpath(filename, Path(__file__).resolve().parent.parent)
+
+
 def allocation_diff(first: str, second: str, top: int = 15) -> list[dict[str, Any]]:
     """The services' allocation sites that grew most between two tracemalloc snapshots."""
     old, new = tracemalloc.Snapshot.load(first), tracemalloc.Snapshot.load(second)
     rows = []
     for stat in new.compare_to(old, "traceback")[:top]:
-        frames = [f"{f.filename.split('site-packages/')[-1]}:{f.lineno}" for f in stat.traceback]
+        frames = [f"{_short(f.filename)}:{f.lineno}" for f in stat.traceback]
         rows.append(
             {
                 "size_diff_kib": stat.size_diff / 1024,
