@@ -3,7 +3,9 @@
 ``bench.soak`` starts this as a child, so that its memory is the services' memory and nothing
 of the load generator's: it builds everything through ``voicebot.wiring`` from the environment a
 function gets (the deployed defaults, an embedded Redis), serves the load generator's calls over a
-Unix socket, one task per call as the handlers run them, and sends each ``@connections`` post
+Unix socket, one task per call as the handlers run them (a page's ``resume`` and ``ping`` go
+through the WebSocket route's own code, which closes a connection the registry does not know),
+and sends each ``@connections`` post
 back over the same socket to the page it is for, which answers sent, gone or throttled.
 
 One JSON object a line, both ways. Calls: ``{"i": n, "op": ..., ...}`` answered ``{"i": n,
@@ -93,8 +95,11 @@ async def call(message: Message) -> Any:
     if op == "unregister":
         await wiring.connection_registry().unregister(message["c"])
         return None
-    if op == "resume":
-        return await wiring.transcript_relay().resume(user, message["c"], message["after"])
+    if op == "message":  # a page's resume or ping, through the WebSocket route's own code
+        from handlers.ws_messages import _handle
+
+        await _handle(message["body"], message["c"], wiring.connection_poster())
+        return None
     if op == "claim":
         return await wiring.turn_claims().claim_turn(user, message["turn"])
     if op == "cancel":

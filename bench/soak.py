@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ from ._soak_services import rss_mib
 from ._stats import machine, publish, table
 
 SAMPLE_SECONDS = 10.0
+PING_SECONDS = 30.0  # web/js/connection.js PING_MS
 SAMPLE_COLUMNS = (
     "t_s",
     "used_memory_mib",
@@ -92,13 +94,17 @@ def _order(event_id: str) -> tuple[int, int]:
 
 class Pages:
     """The pages' side of ``@connections``: answers each post the services send, throttling on
-    demand, and sees the connections they close."""
+    demand, and sees the connections they close. A connection is open once its ``$connect``
+    (the registration) has returned; a post before that is answered gone, as API Gateway does."""
 
     def __init__(self) -> None:
         self.open: dict[str, Page] = {}  # open connection -> its page
+        self.connecting: set[str] = set()  # registered, $connect not yet returned
         self.throttled: dict[str, float] = {}  # connection -> until (monotonic)
         self.posts = 0
         self.failed_posts = 0
+        self.gone_while_connecting = 0
+        self.errors: Counter[str] = Counter()  # error events the pages got, by code
 
     def post(self, connection_id: str, data: str) -> bool | str:
         self.posts += 1
@@ -110,10 +116,13 @@ class Pages:
             del self.throttled[connection_id]
         page = self.open.get(connection_id)
         if page is None:
+            self.gone_while_connecting += connection_id in self.connecting
             return False  # gone, as a 410 says
         event = json.loads(data)
         if event.get("type") == "transcript":
             page.got(event)
+        elif event.get("type") == "error":
+            self.errors[str(event.get("code"))] += 1
         return True
 
     def close(self, connection_id: str) -> None:
@@ -268,19 +277,37 @@ async def reconnect(page: Page, services: Services, offline: float) -> None:
         await services.call("unregister", c=page.connection)  # $disconnect
     await asyncio.sleep(offline)
     page.reconnects += 1
-    page.connection = f"{page.name}-{page.reconnects}"
-    await services.call("register", user=page.user, c=page.connection)  # $connect
-    pages.open[page.connection] = page
-    await services.call("resume", user=page.user, c=page.connection, after=page.last_id)
+    page.connection = connection = f"{page.name}-{page.reconnects}"
+    pages.connecting.add(connection)
+    try:
+        await services.call("register", user=page.user, c=connection)  # $connect
+    finally:
+        pages.connecting.discard(connection)
+    pages.open[connection] = page
+    await message(services, page, {"action": "resume", "after": page.last_id})
+
+
+async def message(services: Services, page: Page, action: dict[str, Any]) -> None:
+    """What the page sends on its socket (the ws_messages route: resume, ping)."""
+    await services.call("message", c=page.connection, body=json.dumps(action))
 
 
 async def browser(page: Page, services: Services, stop: float, mean_online: float) -> None:
     """Stays online for a while, goes away briefly, comes back; reconnects when closed."""
     while time.monotonic() < stop:
         page.wake.clear()
-        online = random.expovariate(1 / mean_online)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(page.wake.wait(), min(online, max(0.0, stop - time.monotonic())))
+        leave = min(stop, time.monotonic() + random.expovariate(1 / mean_online))
+        next_ping = time.monotonic() + PING_SECONDS
+        while not page.wake.is_set() and time.monotonic() < leave:
+            with contextlib.suppress(TimeoutError):
+                wait = max(0.0, min(leave, next_ping) - time.monotonic())
+                await asyncio.wait_for(page.wake.wait(), wait)
+            if not page.wake.is_set() and time.monotonic() >= next_ping:
+                # As web/js/connection.js: a connection the registry lost is closed on the ping.
+                # (A ping whose pong is throttled fails in the route; the page does not wait.)
+                with contextlib.suppress(Refused):
+                    await message(services, page, {"action": "ping"})
+                next_ping += PING_SECONDS
         if time.monotonic() >= stop:
             return
         with_retry = 0
@@ -484,6 +511,8 @@ async def soak(args: argparse.Namespace, server: EmbeddedRedis) -> dict[str, Any
         "throttle_windows": counts.throttle_windows,
         "posts_to_pages": pages_side.posts,
         "failed_posts": pages_side.failed_posts,
+        "gone_while_connecting": pages_side.gone_while_connecting,
+        "error_events": dict(pages_side.errors),
         "services_rss_after_malloc_trim_mib": trim,
         "cpu_seconds": cpu,
         "flatness": flatness(samples, args.minutes * 30, args.flat_slope, args.flat_range),
@@ -529,7 +558,9 @@ def report(result: dict[str, Any]) -> str:
         f"{result['duplicated']} (late {result['late']}, unexpected {result['unexpected']}); "
         f"{result['reconnects']} reconnects ({result['closed_by_server']} closed by the server "
         f"after failed posts); errors: {result['rate_limited']} rate_limited, "
-        f"{result['service_unavailable']} service_unavailable, {result['other_errors']} other",
+        f"{result['service_unavailable']} service_unavailable, {result['other_errors']} other; "
+        f"{result['gone_while_connecting']} posts before a $connect returned; error events to "
+        f"the pages: {result['error_events']}",
         table(["", "before", "after"], rows),
         table(
             [
