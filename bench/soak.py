@@ -43,7 +43,7 @@ from local.redis_server import EmbeddedRedis
 from ._cli import add_copy_to_docs, bench_parser
 from ._soak_count import DeliveryCounter, PublishedLog
 from ._soak_services import rss_mib
-from ._stats import machine, publish, table
+from ._stats import RESULTS, machine, publish, table
 
 SAMPLE_SECONDS = 10.0
 PING_SECONDS = 30.0  # web/js/connection.js PING_MS
@@ -141,7 +141,10 @@ class Services:
         self.proc: asyncio.subprocess.Process | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._reader_task: asyncio.Task[None] | None = None
+        self._log_task: asyncio.Task[None] | None = None
+        self.log_lines = 0
         self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._calls: dict[int, dict[str, Any]] = {}  # what each unanswered call was
         self._next = 0
         self._dir = tempfile.mkdtemp(prefix="voicebot-soak-")
 
@@ -161,10 +164,30 @@ class Services:
         line = await asyncio.wait_for(self.proc.stdout.readline(), 60)
         if line.strip() != b"ready":
             raise RuntimeError(f"the services process did not start: {line!r}")
+        # The functions' own log lines (Powertools writes to stdout) go on being read, or a
+        # full pipe would stop the services; they are kept in bench/results/soak-services.log.
+        self._log_task = asyncio.create_task(self._keep_log(self.proc.stdout))
         reader, self._writer = await asyncio.open_unix_connection(path, limit=2**20)
         self._reader_task = asyncio.create_task(self._read(reader))
 
+    async def _keep_log(self, stdout: asyncio.StreamReader) -> None:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        with (RESULTS / "soak-services.log").open("wb") as log:
+            while line := await stdout.readline():
+                self.log_lines += 1
+                log.write(line)
+
     async def _read(self, reader: asyncio.StreamReader) -> None:
+        try:
+            await self._dispatch(reader)
+        except BaseException as exc:
+            # Nothing would answer the calls in flight: fail them, so the run stops and says why.
+            for answer in self._pending.values():
+                if not answer.done():
+                    answer.set_exception(RuntimeError(f"the socket reader failed: {exc!r}"))
+            raise
+
+    async def _dispatch(self, reader: asyncio.StreamReader) -> None:
         while line := await reader.readline():
             message = json.loads(line)
             if "i" in message:
@@ -179,6 +202,9 @@ class Services:
             if not answer.done():
                 answer.set_exception(RuntimeError("the services process went away"))
 
+    def unanswered(self) -> list[dict[str, Any]]:
+        return list(self._calls.values())
+
     def _send(self, message: dict[str, Any]) -> None:
         assert self._writer is not None
         self._writer.write(json.dumps(message, ensure_ascii=False).encode() + b"\n")
@@ -188,8 +214,12 @@ class Services:
         n = self._next
         answer: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[n] = answer
+        self._calls[n] = {"op": op, **args, "at": time.monotonic()}
         self._send({"i": n, "op": op, **args})
-        message = await answer
+        try:
+            message = await answer
+        finally:
+            del self._calls[n]
         if "err" in message:
             raise Refused(message["err"])
         return message["ok"]
@@ -203,8 +233,9 @@ class Services:
             if self.proc.returncode is None:
                 self.proc.kill()
                 await self.proc.wait()
-        if self._reader_task is not None:
-            self._reader_task.cancel()
+        for task in (self._reader_task, self._log_task):
+            if task is not None:
+                task.cancel()
         with contextlib.suppress(OSError):
             os.unlink(os.path.join(self._dir, "services.sock"))
             os.rmdir(self._dir)
@@ -462,13 +493,22 @@ async def soak(args: argparse.Namespace, server: EmbeddedRedis) -> dict[str, Any
                 rss = await services.call("snapshot", path=path)
                 snapshots.append((snapshot_at.pop(0), path, rss))
 
+    async def watchdog() -> None:
+        """Says what is still waiting if the load has not ended a minute after it should."""
+        await asyncio.sleep(max(0.0, stop - time.monotonic()) + 60)
+        print(f"still running 60 s after the end: {services.unanswered()}", file=sys.stderr)
+        for task in asyncio.all_tasks():
+            task.print_stack(limit=6, file=sys.stderr)
+
     interval = args.post_interval_ms / 1000
+    guard = asyncio.create_task(watchdog())
     await asyncio.gather(
         *(device(u, services, published[u], counts, stop, interval) for u in users),
         *(browser(p, services, stop, args.mean_online_s) for p in pages),
         throttler(pages, services, counts, stop),
         sampler(),
     )
+    guard.cancel()
     await asyncio.sleep(1.0)  # posts in flight land
     after = await sample(direct, redis_pid, services, began, pages)
     for page in pages:  # the final check: every page comes back once more
@@ -512,6 +552,7 @@ async def soak(args: argparse.Namespace, server: EmbeddedRedis) -> dict[str, Any
         "posts_to_pages": pages_side.posts,
         "failed_posts": pages_side.failed_posts,
         "gone_while_connecting": pages_side.gone_while_connecting,
+        "services_log_lines": services.log_lines,
         "error_events": dict(pages_side.errors),
         "services_rss_after_malloc_trim_mib": trim,
         "cpu_seconds": cpu,
