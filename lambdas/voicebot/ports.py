@@ -33,6 +33,10 @@ class ConnectionRegistry(Protocol):
 
     async def connections(self, user_id: str) -> list[str]: ...
 
+    async def registered_for_ms(self, user_id: str, connection_id: str) -> int | None:
+        """How long ago this connection of the user's was registered (None: it is not)."""
+        ...
+
 
 class TranscriptStream(Protocol):
     """The user's bounded, replayable stream of transcript events."""

@@ -85,6 +85,19 @@ async def test_unregister_forgets_the_connection_and_only_that_one(bus: RedisBus
     assert await bus.connections(user) == [f"{user}-b"]
 
 
+async def test_a_registration_s_age_is_measured_on_redis_s_clock(bus: RedisBus) -> None:
+    user = uid()
+    await bus.register(user, f"{user}-a")
+    await asyncio.sleep(0.05)
+
+    age = await bus.registered_for_ms(user, f"{user}-a")
+    assert age is not None and 50 <= age < 5_000
+    assert await bus.registered_for_ms(user, "never-registered") is None
+    assert await bus.registered_for_ms(uid(), f"{user}-a") is None  # someone else's page
+    await bus.unregister(f"{user}-a")
+    assert await bus.registered_for_ms(user, f"{user}-a") is None
+
+
 # ---- TranscriptStream -----------------------------------------------------------------------
 
 

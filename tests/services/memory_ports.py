@@ -12,6 +12,7 @@ connections and pages that have gone away.
 from __future__ import annotations
 
 import json
+import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
@@ -45,6 +46,7 @@ class MemoryBus:
 
     def __init__(self) -> None:
         self.owners: dict[str, str] = {}
+        self.registered_at: dict[str, float] = {}  # connection -> time.monotonic()
         self.streams: dict[str, list[TranscriptEvent]] = defaultdict(list)
         # (user, utterance) -> {"last": seq, "final": id, "ids": {seq: id}}
         self.utterances: dict[tuple[str, str], dict[str, Any]] = {}
@@ -57,6 +59,16 @@ class MemoryBus:
     # ---- ConnectionRegistry ----
     async def register(self, user_id: str, connection_id: str) -> None:
         self.owners[connection_id] = user_id
+        self.registered_at[connection_id] = time.monotonic()
+
+    def age(self, connection_id: str, ms: int) -> None:
+        """Make a registration ``ms`` older (a page that has been open a while)."""
+        self.registered_at[connection_id] -= ms / 1000
+
+    async def registered_for_ms(self, user_id: str, connection_id: str) -> int | None:
+        if self.owners.get(connection_id) != user_id:
+            return None
+        return int((time.monotonic() - self.registered_at[connection_id]) * 1000)
 
     async def unregister(self, connection_id: str) -> None:
         self.owners.pop(connection_id, None)

@@ -100,12 +100,51 @@ async def test_a_gone_connection_is_unregistered_and_not_counted() -> None:
     bus, poster = MemoryBus(), MemoryPoster(gone={"c2"})
     await bus.register("u1", "c1")
     await bus.register("u1", "c2")
+    bus.age("c2", 60_000)  # open for a minute: Gone means gone
 
     result = await relay(bus, poster).publish("u1", post(0, "안녕"))
 
     assert result.delivered == 1
     assert await bus.connections("u1") == ["c1"]
     assert await bus.owner("c2") is None
+
+
+class OpeningPoster(MemoryPoster):
+    """API Gateway before $connect has returned: Gone for the first ``gone_for`` posts."""
+
+    def __init__(self, gone_for: int) -> None:
+        super().__init__()
+        self.gone_for = gone_for
+
+    async def post(self, connection_id: str, data: bytes) -> bool:
+        if self.gone_for > 0:
+            self.gone_for -= 1
+            self.attempts.append(connection_id)
+            return False
+        return await super().post(connection_id, data)
+
+
+async def test_a_page_registered_a_moment_ago_is_waited_for_not_forgotten() -> None:
+    bus, poster = MemoryBus(), OpeningPoster(gone_for=2)
+    await bus.register("u1", "c1")  # $connect registered it and has not returned yet
+
+    result = await relay(bus, poster).publish("u1", post(0, "안녕"))
+
+    assert result.delivered == 1
+    assert [e["text"] for e in poster.received["c1"]] == ["안녕"]
+    assert poster.attempts == ["c1"] * 3
+    assert await bus.connections("u1") == ["c1"]  # still registered: it hears the next one
+
+
+async def test_a_page_that_never_opens_is_forgotten_after_the_wait() -> None:
+    bus, poster = MemoryBus(), MemoryPoster(gone={"c1"})
+    await bus.register("u1", "c1")
+
+    result = await relay(bus, poster).publish("u1", post(0, "안녕"))
+
+    assert result.delivered == 0
+    assert await bus.connections("u1") == []
+    assert len(poster.attempts) == 5  # the first post, then at 50, 100, 200 and 400 ms
 
 
 async def test_resume_replays_the_retained_events_after_an_id_in_order() -> None:

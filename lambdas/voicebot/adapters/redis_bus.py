@@ -57,6 +57,17 @@ return dropped
 """
 )
 
+# KEYS: the user's pages (sorted by registration time). ARGV: connection. Its age on Redis's clock
+# (the clock that stamped it), -1 when it is not registered.
+_REGISTERED_FOR = (
+    _NOW
+    + """
+local at = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not at then return -1 end
+return now - tonumber(at)
+"""
+)
+
 # KEYS: utterance hash, user stream, the user's utterances (sorted by last use).
 # ARGV: seq, final, maxlen, ttl, event json, utterance id, repeat window, utterance cap,
 # utterance key prefix. The hash keeps 'last', 'final', and 's:<seq>' -> event id for the last
@@ -205,6 +216,7 @@ class RedisBus:
         self._repeat_window = utterance_repeat_window
         self._turn_ttl = turn_claim_ttl_seconds
         self._register = client.register_script(_REGISTER)
+        self._registered_for = client.register_script(_REGISTERED_FOR)
         self._append = client.register_script(_APPEND)
         self._claim = client.register_script(_CLAIM)
         self._confirm = client.register_script(_CONFIRM)
@@ -286,6 +298,13 @@ class RedisBus:
     async def connections(self, user_id: str) -> list[str]:
         members = await self._r.zrange(self._user_conns_key(user_id), 0, -1)
         return sorted(_text(m) for m in members)
+
+    @_translate_errors
+    async def registered_for_ms(self, user_id: str, connection_id: str) -> int | None:
+        age = int(
+            await self._registered_for(keys=[self._user_conns_key(user_id)], args=[connection_id])
+        )
+        return None if age < 0 else age
 
     @_translate_errors
     async def append(self, user_id: str, post: TranscriptPost) -> AppendResult:

@@ -4,7 +4,8 @@ Delivery is driven by the stream, not by whether this post was the first: a repe
 post (the device retrying after a 503 whose command ran anyway) is delivered to the pages that
 have not had it yet. A delivery is recorded only after its post succeeded; a post that fails
 with anything but Gone is retried with backoff and, if it still fails, left replayable, and the
-connection is closed so that the page reconnects and resumes it.
+connection is closed so that the page reconnects and resumes it. Gone from a page registered a
+moment ago (its $connect has not returned yet) is waited out; Gone from any other forgets it.
 """
 
 from __future__ import annotations
@@ -35,6 +36,11 @@ class DeliveryPolicy:
 
     attempts: int = 4
     backoff_ms: int = 100
+    # API Gateway answers 410 Gone to a post for a connection whose $connect has not returned
+    # yet, and $connect registers the page before it returns. A page registered less than this
+    # long ago that answers Gone is waited for (posts at 50, 100, 200, 400 ms) rather than
+    # forgotten, which would leave it open and deaf until its next ping.
+    opening_ms: int = 1_000
 
 
 async def post_with_retry(
@@ -121,9 +127,22 @@ class TranscriptRelay:
         if not claimed:
             return 0
         data = encode_event(event)
-        results = await asyncio.gather(
-            *(post_with_retry(self.poster, c, data, self.policy) for c in claimed)
+        results = list(
+            await asyncio.gather(
+                *(post_with_retry(self.poster, c, data, self.policy) for c in claimed)
+            )
         )
+        opening = [
+            i
+            for i, (c, ok) in enumerate(zip(claimed, results, strict=True))
+            if ok is False and await self._still_opening(user_id, c)
+        ]
+        if opening:
+            retried = await asyncio.gather(
+                *(self._post_once_open(claimed[i], data) for i in opening)
+            )
+            for i, ok in zip(opening, retried, strict=True):
+                results[i] = ok
         sent = [c for c, ok in zip(claimed, results, strict=True) if ok]
         failed = [c for c, ok in zip(claimed, results, strict=True) if ok is None]
         await self.deliveries.confirm_delivery(user_id, event.id, sent)
@@ -135,6 +154,23 @@ class TranscriptRelay:
             elif ok is None:
                 await self._drop(connection_id)
         return len(sent)
+
+    async def _still_opening(self, user_id: str, connection_id: str) -> bool:
+        age = await self.registry.registered_for_ms(user_id, connection_id)
+        return age is not None and age < self.policy.opening_ms
+
+    async def _post_once_open(self, connection_id: str, data: bytes) -> bool | None:
+        """Post to a page whose $connect may not have returned yet, until it is open or the
+        wait is over (then it is gone indeed: False)."""
+        delay_ms, waited_ms = 50, 0
+        while waited_ms + delay_ms <= self.policy.opening_ms:
+            await asyncio.sleep(delay_ms / 1000)
+            waited_ms += delay_ms
+            ok = await post_with_retry(self.poster, connection_id, data, self.policy)
+            if ok is not False:
+                return ok
+            delay_ms *= 2
+        return False
 
     async def _drop(self, connection_id: str) -> None:
         """A page whose post kept failing is closed and forgotten: it reconnects and resumes
