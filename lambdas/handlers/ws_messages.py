@@ -34,14 +34,25 @@ async def _handle(body: str | None, connection_id: str, poster: ConnectionPoster
             else:
                 raise ApiError(400, "wrong_route", "chat is handled by the chat route.")
     except ApiError as exc:
-        await send_error(poster, connection_id, exc, turn_id)
+        await _answer_error(poster, connection_id, exc, turn_id)
     except ServiceUnavailable:
-        await send_error(poster, connection_id, service_unavailable(), turn_id)
+        await _answer_error(poster, connection_id, service_unavailable(), turn_id)
     except Exception:
         # Any other failure (a Redis or DynamoDB error that is not "unreachable") is still
         # answered: the page never waits on a message that was dropped.
         logger.exception("message failed")
-        await send_error(poster, connection_id, internal_error(), turn_id)
+        await _answer_error(poster, connection_id, internal_error(), turn_id)
+
+
+async def _answer_error(
+    poster: ConnectionPoster, connection_id: str, exc: ApiError, turn_id: str | None
+) -> None:
+    # The answer may fail as the message did (a throttled or gone connection, e.g. the pong
+    # that could not be posted): the page's next ping tells, and the route still ends cleanly.
+    try:
+        await send_error(poster, connection_id, exc, turn_id)
+    except Exception as error:
+        logger.warning("could not answer the page", extra={"error": type(error).__name__})
 
 
 @entry_point(emits_metrics=False)

@@ -55,3 +55,12 @@ def test_a_page_that_reconnects_gets_everything_it_missed_once_in_order(api, pee
     api.send(again, {"action": "resume", "after": last})
 
     assert texts(api, again) == ["t1", "t2", "t3", "t4"]
+
+
+def test_a_ping_whose_pong_cannot_be_posted_ends_the_route_cleanly(api, peer):
+    page = api.page(api.session()["token"])
+    peer.failing.add(page)  # throttled: the pong fails, and so does the error that follows it
+    api.send(page, {"action": "ping"})  # the route ended with an exception before
+    peer.failing.discard(page)
+    api.send(page, {"action": "ping"})
+    assert [e["type"] for e in api.received(page)] == ["pong"]
