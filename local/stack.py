@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import os
 import secrets
@@ -221,14 +222,46 @@ class LocalStack:
                     await serving
                 raise RuntimeError("the server did not start")
             await asyncio.sleep(0.02)
-        self._banner(time.monotonic() - started)
+        down = await self._until_healthy(serving)
+        self._banner(time.monotonic() - started, down)
         if mic is not None and self.options.preload_asr:
             mic.recognizer.preload_in_background()
         await serving
         hub.close_all()
         await invoker.drain(timeout=5)
 
-    def _banner(self, seconds: float) -> None:
+    async def _until_healthy(self, serving: asyncio.Task[None], timeout: float = 20.0) -> str:
+        """Ask our own ``/api/health`` until it answers 200, so that "ready" means it.
+
+        The first calls build the handlers' clients (boto3's for the DynamoDB endpoint, Redis's
+        pool), which on a busy machine can outlast the health probes' 1 s; a stack that called
+        itself ready then answered 503. Returns what is still down after ``timeout`` ("" if
+        nothing): the stack still starts, and says so.
+        """
+        import httpx
+
+        host = self.options.host
+        with contextlib.suppress(ValueError):
+            if ipaddress.ip_address(host).is_unspecified:  # listening on every address
+                host = "127.0.0.1"
+        deadline = time.monotonic() + timeout
+        down = "the API"
+        async with httpx.AsyncClient(base_url=f"http://{host}:{self.options.port}") as client:
+            while not serving.done():
+                try:
+                    response = await client.get("/api/health", timeout=5)
+                    if response.status_code != 503:  # 200; or not ours to judge (the guard)
+                        return ""
+                    services = response.json().get("services", {})
+                    down = ", ".join(k for k, v in services.items() if v == "down") or "the API"
+                except (httpx.HTTPError, ValueError):
+                    down = "the API"
+                if time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.1)
+        return down
+
+    def _banner(self, seconds: float, down: str = "") -> None:
         options = self.options
         engines = engine_names(options)
         lines = [
@@ -238,8 +271,10 @@ class LocalStack:
             f"speech {engines['tts']}",
             f"  data:    {options.data_dir}",
             f"  started in {seconds:.1f} s; Ctrl-C stops it",
-            "ready",
         ]
+        if down:
+            lines.append(f"  warning: not answering yet: {down} (see {options.data_dir}/logs)")
+        lines.append("ready")
         print("\n".join(lines), flush=True)
 
 

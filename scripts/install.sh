@@ -37,18 +37,31 @@ if [ ! -x .venv/bin/python ]; then
   say "creating .venv with $($python --version)"
   "$python" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --upgrade pip
 requirements=(-r lambdas/requirements.txt -r requirements/local.txt)
 if [ "$mode" = test ]; then
   for file in requirements/*.txt; do requirements+=(-r "$file"); done
 fi
-say "pip install (${mode})"
-# --no-compile: Python compiles what it imports; compiling all of site-packages (aws-cdk-lib alone
-# is ~200 MB) up front cost about a minute of every fresh install.
-.venv/bin/python -m pip install -q --disable-pip-version-check --no-compile "${requirements[@]}"
-# The core (lambdas/voicebot) and the handlers as an editable package: local/, interpreter/, cdk/,
-# bench/ and tests/ import them like any installed package.
-.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
+# uv installs the same versions as pip from the same requirement files, downloading in parallel:
+# 11 s instead of pip's 68 s for a fresh test install on 2 cores (both with empty caches). pip
+# does it where uv cannot be had or cannot reach the index (uv does not read pip.conf, so a
+# machine that only has a local index or wheel folder configured for pip gets pip). pip itself is
+# still upgraded: the CDK app's bundling uses it for the Lambda's aarch64 wheels.
+pip_quiet=(-q --disable-pip-version-check)
+if .venv/bin/python -m pip install "${pip_quiet[@]}" "uv>=0.9,<1" >/dev/null 2>&1 \
+  && say "uv pip install (${mode})" \
+  && .venv/bin/uv pip install -q --python .venv/bin/python --upgrade pip "${requirements[@]}" \
+  && .venv/bin/uv pip install -q --python .venv/bin/python --no-deps -e .; then
+  :
+else
+  say "pip install (${mode})"
+  .venv/bin/python -m pip install "${pip_quiet[@]}" --upgrade pip
+  # --no-compile: Python compiles what it imports; compiling all of site-packages (aws-cdk-lib
+  # alone is ~200 MB) up front cost about a minute of every fresh install.
+  .venv/bin/python -m pip install "${pip_quiet[@]}" --no-compile "${requirements[@]}"
+  # The core (lambdas/voicebot) and the handlers as an editable package: local/, interpreter/,
+  # cdk/, bench/ and tests/ import them like any installed package.
+  .venv/bin/python -m pip install "${pip_quiet[@]}" --no-deps -e .
+fi
 
 # ---- Node (package.json's pins: the CDK CLI for tests and deploys, ESLint for web/js) ----------
 node_missing() { [ ! -d node_modules/aws-cdk ] || [ ! -x node_modules/.bin/eslint ]; }

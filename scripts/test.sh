@@ -16,13 +16,14 @@ echo "==> eslint (web/js)"
 bash scripts/lint-js.sh
 echo "==> wire schema (docs/wire-schema.json is generated from voicebot.contract.wire)"
 .venv/bin/python -m voicebot.contract.schema --check
-# mypy takes about a minute and a half from cold (every CI run) on one core, while the test suite
-# leaves about one of two cores idle (it waits on browsers, sockets and real time): mypy runs
-# beside it and its report is printed after the tests. Either failing fails the run.
+# mypy takes about a minute from cold (every CI run) on one core: it runs beside the test suite
+# and its report is printed after the tests. Either failing fails the run.
 mypy_log="$(mktemp)"
 trap 'rm -f "$mypy_log"' EXIT
 echo "==> mypy (lambdas local interpreter cdk bench), beside pytest"
-.venv/bin/mypy lambdas local interpreter cdk bench > "$mypy_log" 2>&1 &
+# At the lowest CPU priority: the suite's first minutes (browsers, local stacks, synths) keep
+# both cores busy, its last ones do not, and mypy is not waited on until the suite ends.
+nice -n 19 .venv/bin/mypy lambdas local interpreter cdk bench > "$mypy_log" 2>&1 &
 mypy_pid=$!
 echo "==> pytest"
 set +e
@@ -30,7 +31,8 @@ set +e
 # 0.8 of a core with two. A worker takes a test file at a time, the browser files and the synth
 # files as one group each (tests/conftest.py says why and in what order). PYTEST_WORKERS=0 runs
 # it in one process.
-.venv/bin/python -m pytest -n "${PYTEST_WORKERS:-3}" --dist loadgroup --no-loadscope-reorder "$@"
+.venv/bin/python -m pytest -n "${PYTEST_WORKERS:-3}" --dist loadgroup --no-loadscope-reorder \
+  --durations=25 "$@"
 status=$?
 wait "$mypy_pid"
 mypy_status=$?

@@ -131,6 +131,9 @@ def test_finals_survive_kill_9_and_a_restart_exactly_once(
     finally:
         if first.poll() is None:
             first.kill()
+    # The fault kills the device before the API goes on to store that final (the kill is the
+    # point): let the API's thread finish storing it before counting.
+    settle_until(lambda: any(p["final"] for p in api.relayed), 10)
     stored_before_restart = [p for p in api.relayed if p["final"]]
     assert len(stored_before_restart) == 1, "the API stored one final before the device died"
 
