@@ -31,7 +31,7 @@ set +e
 # 0.8 of a core with two. A worker takes a test file at a time, the browser files and the synth
 # files as one group each (tests/conftest.py says why and in what order). PYTEST_WORKERS=0 runs
 # it in one process.
-.venv/bin/python -m pytest -n "${PYTEST_WORKERS:-3}" --dist loadgroup --no-loadscope-reorder \
+.venv/bin/python -m pytest -n "${PYTEST_WORKERS:-3}" --dist loadfile --no-loadscope-reorder \
   --durations=25 "$@"
 status=$?
 wait "$mypy_pid"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -60,14 +61,15 @@ def history_table(moto_url: str) -> str:
     return HISTORY_TABLE
 
 
-# How the suite is shared between pytest-xdist's workers (scripts/test.sh: --dist loadgroup
+# How the suite is shared between pytest-xdist's workers (scripts/test.sh: --dist loadfile
 # --no-loadscope-reorder). A test file is one unit of work, so its module and session fixtures
-# are set up once per worker, as with --dist loadfile, except for two groups that each stay on
-# one worker: every browser test (their timing assertions hold best with one Chromium at a
-# time, and they share one stack per worker) and every synth test (each worker that synthesizes
-# starts jsii and synthesizes the default stack again). Units go out in this order, longest
-# first, so that no worker is left running a long file alone at the end; xdist's own reordering
-# (by test count) is off.
+# are set up once per worker, except for two groups that each stay on one worker: every browser
+# test (their timing assertions hold best with one Chromium at a time, and they share one stack
+# per worker) and every synth test (each worker that synthesizes starts jsii and synthesizes the
+# default stack again). Units go out in this order, longest first, so that no worker is left
+# running a long file alone at the end; xdist's own reordering (by test count) is off.
+# (Not --dist loadgroup with xdist_group marks: with pytest 9.2 xdist 3.8 cannot rename the
+# tests it groups, and every test became a unit of its own.)
 _BROWSER_FILES = ("tests/web/", "tests/faults/test_relay_browser.py")
 _SLOW_FIRST = ("tests/web/", "tests/faults/test_relay_browser.py", "tests/infra/", "tests/local/")
 _SLOW_FIRST += ("tests/interpreter/", "tests/faults/")
@@ -81,12 +83,21 @@ def _work_unit(nodeid: str) -> str:
     return nodeid.split("::", 1)[0]
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class WorkUnits(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _work_unit(nodeid)
+
+    return WorkUnits(config, log)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     def rank(item: pytest.Item) -> int:
         path = item.nodeid
         return next((i for i, prefix in enumerate(_SLOW_FIRST) if path.startswith(prefix)), 99)
 
     items.sort(key=rank)
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(_work_unit(item.nodeid)))

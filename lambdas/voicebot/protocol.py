@@ -146,17 +146,7 @@ def audio_events(turn_id: str, index: int, audio: bytes) -> list[AudioEvent]:
     Each part's ``data`` is complete, padded base64 of its own bytes, so a client can decode parts
     independently and concatenate the bytes.
     """
-    chunks = _chunks(turn_id, index, audio)
-    return [
-        AudioEvent(
-            turnId=turn_id,
-            index=index,
-            data=base64.b64encode(chunk).decode("ascii"),
-            part=part,
-            last=part == len(chunks) - 1,
-        )
-        for part, chunk in enumerate(chunks)
-    ]
+    return _parts(turn_id, index, audio, first_part=0, last=True, piece=None)
 
 
 def piece_events(
@@ -168,6 +158,12 @@ def piece_events(
     piece ends with ``last``, so a page that knows nothing of pieces still gets byte ranges of
     one file: the pieces one after another, a chained Ogg stream, which browsers decode whole.
     """
+    return _parts(turn_id, index, audio, first_part=first_part, last=last, piece=piece)
+
+
+def _parts(
+    turn_id: str, index: int, audio: bytes, *, first_part: int, last: bool, piece: int | None
+) -> list[AudioEvent]:
     chunks = _chunks(turn_id, index, audio)
     return [
         AudioEvent(
@@ -176,8 +172,8 @@ def piece_events(
             data=base64.b64encode(chunk).decode("ascii"),
             part=first_part + n,
             last=last and n == len(chunks) - 1,
-            piece=piece,
-            pieceLast=n == len(chunks) - 1,
+            # A sentence spoken as one file says nothing of pieces (as before pieces existed).
+            **({} if piece is None else {"piece": piece, "pieceLast": n == len(chunks) - 1}),
         )
         for n, chunk in enumerate(chunks)
     ]
