@@ -22,13 +22,12 @@ from __future__ import annotations
 import json
 import random
 import subprocess
-import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from voicebot.segmenter import is_emoji
+from voicebot.segmenter import SentenceSegmenter, is_emoji
 
 from ._cli import add_copy_to_docs, bench_parser
 from ._stats import REPO, machine, publish, table
@@ -159,10 +158,6 @@ def chunks(text: str, seed: int, max_chunk: int = MAX_CHUNK) -> list[str]:
 
 def stream(pieces: Iterable[str], **options: int) -> list[str]:
     """What ``SentenceSegmenter`` cuts from ``pieces`` fed in order, flushed at the end."""
-    lambdas = str(REPO / "lambdas")
-    if lambdas not in sys.path:
-        sys.path.insert(0, lambdas)
-    from voicebot.segmenter import SentenceSegmenter
 
     options.setdefault("max_chars", MAX_SENTENCE_CHARS)
     segmenter = SentenceSegmenter(**options)

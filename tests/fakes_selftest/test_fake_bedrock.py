@@ -1,22 +1,27 @@
 import asyncio
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from botocore.eventstream import EventStreamBuffer
 from botocore.exceptions import ClientError, EventStreamError
-from langchain_aws import ChatBedrockConverse
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from tests.fakes.bedrock_server import FakeBedrock, split_tokens
 from tests.fakes.eventstream import event_message, exception_message
 
+if TYPE_CHECKING:
+    from langchain_aws import ChatBedrockConverse
+
 MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
 ANSWER = "안녕하세요! 오늘 날씨는 맑고 따뜻합니다. 더 궁금한 점이 있으신가요?"
 
 
-def make_llm(fb: FakeBedrock, **kwargs: Any) -> ChatBedrockConverse:
+def make_llm(fb: FakeBedrock, **kwargs: Any) -> "ChatBedrockConverse":
+    # Imported here, not at collection: langchain_aws takes ~3 s to import, in every xdist worker.
+    from langchain_aws import ChatBedrockConverse
+
     return ChatBedrockConverse(model_id=MODEL, **fb.client_options(), **kwargs)
 
 

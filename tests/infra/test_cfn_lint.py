@@ -13,10 +13,11 @@ import pytest
 
 from .conftest import Synth
 
-cfnlint_api = pytest.importorskip("cfnlint.api", reason="pip install -r requirements/cdk.txt")
-
 
 def _errors(template: dict[str, Any], region: str) -> list[str]:
+    # Imported here, not at collection: cfn-lint takes ~5 s to import, and every xdist worker
+    # collects this file while only the one running the synth tests uses it.
+    cfnlint_api = pytest.importorskip("cfnlint.api", reason="pip install -r requirements/cdk.txt")
     matches = cfnlint_api.lint(
         json.dumps(template), config=cfnlint_api.ManualArgs(regions=[region])
     )
