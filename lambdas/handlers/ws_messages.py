@@ -10,7 +10,7 @@ from voicebot.contract.wire import CancelAction, PingAction, PongEvent, ResumeAc
 from voicebot.errors import ApiError, ServiceUnavailable, internal_error, service_unavailable
 from voicebot.ports import ConnectionPoster
 from voicebot.protocol import encode_event, parse_client_action
-from voicebot.websocket import OK, poster_for, send_error, signed_in
+from voicebot.websocket import OK, answer_error, poster_for, signed_in
 
 from ._observability import entry_point, logger
 
@@ -34,25 +34,14 @@ async def _handle(body: str | None, connection_id: str, poster: ConnectionPoster
             else:
                 raise ApiError(400, "wrong_route", "chat is handled by the chat route.")
     except ApiError as exc:
-        await _answer_error(poster, connection_id, exc, turn_id)
+        await answer_error(poster, connection_id, exc, turn_id)
     except ServiceUnavailable:
-        await _answer_error(poster, connection_id, service_unavailable(), turn_id)
+        await answer_error(poster, connection_id, service_unavailable(), turn_id)
     except Exception:
         # Any other failure (a Redis or DynamoDB error that is not "unreachable") is still
         # answered: the page never waits on a message that was dropped.
         logger.exception("message failed")
-        await _answer_error(poster, connection_id, internal_error(), turn_id)
-
-
-async def _answer_error(
-    poster: ConnectionPoster, connection_id: str, exc: ApiError, turn_id: str | None
-) -> None:
-    # The answer may fail as the message did (a throttled or gone connection, e.g. the pong
-    # that could not be posted): the page's next ping tells, and the route still ends cleanly.
-    try:
-        await send_error(poster, connection_id, exc, turn_id)
-    except Exception as error:
-        logger.warning("could not answer the page", extra={"error": type(error).__name__})
+        await answer_error(poster, connection_id, internal_error(), turn_id)
 
 
 @entry_point(emits_metrics=False)

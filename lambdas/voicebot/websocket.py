@@ -69,6 +69,18 @@ async def send_error(
             logger.warning("could not close an unregistered connection", exc_info=True)
 
 
+async def answer_error(
+    poster: ConnectionPoster, connection_id: str, exc: ApiError, turn_id: str | None = None
+) -> None:
+    """``send_error`` for a route that answers a page's message: the answer may fail as the
+    message did (a throttled or gone connection, e.g. the pong that could not be posted), and
+    then the page's next ping tells; the route still ends cleanly, with a warning."""
+    try:
+        await send_error(poster, connection_id, exc, turn_id)
+    except Exception as error:
+        logger.warning("could not answer the page", extra={"error": type(error).__name__})
+
+
 def refused_done(turn_id: str) -> DoneEvent:
     """The ``done`` of a turn that was refused before it started: no text, no ledger."""
     return DoneEvent(turnId=turn_id, text="", interrupted=False, ledger={})
