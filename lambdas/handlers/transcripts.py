@@ -20,7 +20,7 @@ from voicebot.http import HttpResponse, dispatch, json_body, require
 from voicebot.ports import ConnectionPoster
 from voicebot.protocol import parse_client_action, parse_model
 from voicebot.services.relay import PublishResult
-from voicebot.websocket import OK, poster_for, send_error, signed_in
+from voicebot.websocket import OK, answer_error, poster_for, signed_in
 
 from ._observability import entry_point, logger, metrics, tracer
 
@@ -53,12 +53,12 @@ async def _page_transcript(body: str | None, connection_id: str, poster: Connect
             name="TranscriptsDelivered", unit=MetricUnit.Count, value=result.delivered
         )
     except ApiError as exc:
-        await send_error(poster, connection_id, exc)
+        await answer_error(poster, connection_id, exc)
     except ServiceUnavailable:
-        await send_error(poster, connection_id, service_unavailable())
+        await answer_error(poster, connection_id, service_unavailable())
     except Exception:
         logger.exception("page transcript failed")
-        await send_error(poster, connection_id, internal_error())
+        await answer_error(poster, connection_id, internal_error())
 
 
 @entry_point(emits_metrics=True)

@@ -64,3 +64,12 @@ def test_a_ping_whose_pong_cannot_be_posted_ends_the_route_cleanly(api, peer):
     peer.failing.discard(page)
     api.send(page, {"action": "ping"})
     assert [e["type"] for e in api.received(page)] == ["pong"]
+
+
+def test_a_page_transcript_whose_refusal_cannot_be_posted_ends_the_route_cleanly(api, peer):
+    page = api.page(api.session()["token"])
+    peer.failing.add(page)  # throttled: the refusal fails as well
+    api.send(page, {"action": "transcript", "utteranceId": "u", "seq": -1, "text": "x"})
+    peer.failing.discard(page)
+    api.send(page, {"action": "transcript", "utteranceId": "u", "seq": -1, "text": "x"})
+    assert [e["type"] for e in api.received(page)] == ["error"]
