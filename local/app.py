@@ -11,6 +11,7 @@ import asyncio
 import functools
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
@@ -62,26 +63,23 @@ def _proxy_response(result: dict[str, Any]) -> Response:
     return Response(body, status_code=status, headers=headers)
 
 
+@dataclass
 class ApiTwin:
-    def __init__(
-        self,
-        options: StackOptions,
-        invoker: HandlerInvoker,
-        hub: ConnectionHub,
-        mic: MicService | None,
-        engines: dict[str, str],
-        max_body_bytes: int,
-    ) -> None:
-        self._options = options
-        self._invoker = invoker
-        self._hub = hub
-        self._mic = mic
-        self._engines = engines
-        self._max_body = max_body_bytes
+    """API Gateway's part, REST and WebSocket, in front of the same handlers."""
+
+    options: StackOptions
+    invoker: HandlerInvoker
+    hub: ConnectionHub
+    mic: MicService | None
+    engines: dict[str, str]
+    max_body_bytes: int
+
+    @property
+    def _domain(self) -> str:
         # What the handlers see as the WebSocket API's domain: the management URL they derive
         # from it (http://127.0.0.1:PORT/local) must reach this server, whatever host the page
         # used.
-        self._domain = f"127.0.0.1:{options.port}"
+        return f"127.0.0.1:{self.options.port}"
 
     # ---- REST ----------------------------------------------------------------------------------
 
@@ -95,9 +93,9 @@ class ApiTwin:
         body = bytearray()
         async for chunk in request.stream():
             body += chunk
-            if len(body) > self._max_body:
+            if len(body) > (limit := self.max_body_bytes):
                 return error_response(
-                    413, "payload_too_large", f"The body must be at most {self._max_body} bytes."
+                    413, "payload_too_large", f"The body must be at most {limit} bytes."
                 )
         event = rest_event(
             request.method,
@@ -108,7 +106,7 @@ class ApiTwin:
             source_ip=request.client.host if request.client else "127.0.0.1",
         )
         try:
-            result = await self._invoker.invoke(module, event)
+            result = await self.invoker.invoke(module, event)
         except Exception:
             # API Gateway answers 502 when the integration fails; the client learns nothing more.
             logger.exception("handler %s failed", module)
@@ -119,7 +117,7 @@ class ApiTwin:
 
     async def page_socket(self, websocket: WebSocket) -> None:
         client_ip = websocket.client.host if websocket.client else "127.0.0.1"
-        page = self._hub.open(client_ip, websocket.headers.get("user-agent", ""))
+        page = self.hub.open(client_ip, websocket.headers.get("user-agent", ""))
         connection_id = page.connection_id
         connect = websocket_event(
             routes.CONNECT.route_key,
@@ -130,18 +128,18 @@ class ApiTwin:
             source_ip=client_ip,
         )
         try:
-            result = await self._invoker.invoke(routes.CONNECT.function, connect)
+            result = await self.invoker.invoke(routes.CONNECT.function, connect)
             status = int(result.get("statusCode", 500))
         except Exception:
             logger.exception("$connect failed")
             status = 500
         if status != 200:
-            self._hub.discard(connection_id)
+            self.hub.discard(connection_id)
             await deny(websocket, status)
             return
         await websocket.accept()
         pump = asyncio.create_task(page.pump(websocket))
-        rate = MessageRate(self._options.ws_message_rate)
+        rate = MessageRate(self.options.ws_message_rate)
         try:
             while True:
                 # A frame over the limit closes the socket with 1009 (uvicorn's ws_max_size).
@@ -162,16 +160,16 @@ class ApiTwin:
                 )
                 # Each message is its own invocation and the loop keeps receiving, so a cancel
                 # reaches the stack while the chat turn it cancels is still streaming.
-                self._invoker.invoke_route(
+                self.invoker.invoke_route(
                     routes.websocket_function(route),
                     event,
-                    timeout=self._options.integration_timeout,
+                    timeout=self.options.integration_timeout,
                     on_timeout=functools.partial(_timed_out, page, event),
                 )
         except WebSocketDisconnect:
             pass
         finally:
-            self._hub.discard(connection_id)
+            self.hub.discard(connection_id)
             pump.cancel()
             disconnect = websocket_event(
                 routes.DISCONNECT.route_key,
@@ -179,43 +177,43 @@ class ApiTwin:
                 domain_name=self._domain,
                 source_ip=client_ip,
             )
-            self._invoker.invoke_in_background(routes.DISCONNECT.function, disconnect)
+            self.invoker.invoke_in_background(routes.DISCONNECT.function, disconnect)
 
     # ---- the page ------------------------------------------------------------------------------
 
     async def config(self, request: Request) -> JSONResponse:
-        base = f"ws://127.0.0.1:{self._options.port}"
+        base = f"ws://127.0.0.1:{self.options.port}"
         host = request.headers.get("host")
         if host:  # the page reaches the sockets the way it reached the page (localhost vs IP)
             base = f"ws://{host}"
-        turn_taking = TurnTakingSettings.from_env(turn_taking_environment(self._options))
+        turn_taking = TurnTakingSettings.from_env(turn_taking_environment(self.options))
         config = PageConfig(
             wsUrl=f"{base}/ws",
-            micUrl=f"{base}/mic" if self._mic is not None else None,
+            micUrl=f"{base}/mic" if self.mic is not None else None,
             # The same presign route as on AWS; the page then prefers it to /mic.
-            transcribeUrl=routes.TRANSCRIBE_STREAM.path if self._options.transcribe else None,
-            language=self._options.language,
-            voice=self._options.voice or SpeechSettings.model_fields["tts_voice"].default,
+            transcribeUrl=routes.TRANSCRIBE_STREAM.path if self.options.transcribe else None,
+            language=self.options.language,
+            voice=self.options.voice or SpeechSettings.model_fields["tts_voice"].default,
             accessCodeRequired=False,
-            engines=self._engines,
+            engines=self.engines,
             interruption=InterruptionConfig.from_settings(turn_taking),
             endOfTurn=EndOfTurnConfig(enabled=turn_taking.adaptive_end_of_turn),
-            preemptiveAnswers=self._options.preemptive_answers,
+            preemptiveAnswers=self.options.preemptive_answers,
         )
         # micUrl stays in the document as null when the stack has no microphone.
         return JSONResponse(config.model_dump(), headers={"Cache-Control": "no-store"})
 
     async def index(self, request: Request) -> Response:
-        index = self._options.web_dir / "index.html"
+        index = self.options.web_dir / "index.html"
         if index.is_file():
             return FileResponse(index, headers={"Cache-Control": "no-cache"})
         return HTMLResponse(_PLACEHOLDER_PAGE)
 
     async def mic_socket(self, websocket: WebSocket) -> None:
-        if self._mic is None:
+        if self.mic is None:
             await deny(websocket, 404)
             return
-        await self._mic.serve(websocket)
+        await self.mic.serve(websocket)
 
 
 def _rate_limited(page: PageConnection, body: str) -> None:

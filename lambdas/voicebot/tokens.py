@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from .contract.settings import KeyRotationSettings
 from .errors import unauthorized
 
 Scope = Literal["client", "device"]
@@ -85,9 +86,7 @@ class TokenSigner:
         ttl_seconds: int,
         *,
         max_session_seconds: int | None = None,
-        reload_seconds: float = 300.0,
-        retry_seconds: float = 10.0,
-        previous_grace_seconds: int = 12 * 3600,
+        rotation: KeyRotationSettings | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if isinstance(secret, bytes):
@@ -99,9 +98,8 @@ class TokenSigner:
         self._keys = keys
         self._ttl = ttl_seconds
         self._max_session = max_session_seconds
-        self._reload = reload_seconds
-        self._retry = retry_seconds
-        self._grace = previous_grace_seconds
+        # The deployed defaults unless told otherwise (wiring passes the function's settings).
+        self._rotation = rotation or KeyRotationSettings()
         self._clock = clock
         self._loaded_at = clock()
         self._forced_at = -float("inf")  # the last re-read that a failed signature asked for
@@ -110,7 +108,10 @@ class TokenSigner:
     # ---- keys ---------------------------------------------------------------------------------
 
     def _current_keys(self) -> SigningKeys:
-        if self._load is not None and self._clock() - self._loaded_at >= self._reload:
+        if (
+            self._load is not None
+            and self._clock() - self._loaded_at >= self._rotation.token_key_reload_seconds
+        ):
             self._reload_keys(force=False)
         return self._keys
 
@@ -146,7 +147,10 @@ class TokenSigner:
                 return "previous"
             # Perhaps the key was rotated since it was read: read it once more, but not for
             # every forged token (that would let anyone hammer the secret store).
-            if attempt == 2 or self._clock() - self._forced_at < self._retry:
+            if (
+                attempt == 2
+                or self._clock() - self._forced_at < self._rotation.token_key_retry_seconds
+            ):
                 return None
             self._forced_at = self._clock()
             if not self._reload_keys(force=True):
@@ -209,7 +213,11 @@ class TokenSigner:
         current_time = int(now if now is not None else time.time())
         if expires_at <= current_time and not allow_expired:
             raise unauthorized("The token has expired.")
-        if signed_with == "previous" and issued_at and issued_at + self._grace <= current_time:
+        if (
+            signed_with == "previous"
+            and issued_at
+            and issued_at + self._rotation.token_previous_key_grace_seconds <= current_time
+        ):
             raise unauthorized("The token was signed with a retired key.")
         if token_scope != scope:
             raise unauthorized(f"This route needs a {scope} token.")

@@ -84,9 +84,7 @@ def signer() -> TokenSigner:
         keys,
         sessions.token_ttl_seconds,
         max_session_seconds=sessions.max_session_age_seconds,
-        reload_seconds=settings.token_key_reload_seconds,
-        retry_seconds=settings.token_key_retry_seconds,
-        previous_grace_seconds=settings.token_previous_key_grace_seconds,
+        rotation=settings,
     )
 
 
@@ -132,17 +130,7 @@ def _redis_client() -> aioredis.Redis:
 def _redis_bus() -> RedisBus:
     from .adapters.redis_bus import RedisBus
 
-    settings = redis_settings()
-    return RedisBus(
-        _redis_client(),
-        stream_maxlen=settings.transcript_stream_maxlen,
-        stream_ttl_seconds=settings.transcript_ttl_seconds,
-        connection_ttl_seconds=settings.connection_ttl_seconds,
-        max_connections_per_user=settings.max_connections_per_user,
-        max_utterances_per_user=settings.max_utterances_per_user,
-        utterance_repeat_window=settings.utterance_repeat_window,
-        turn_claim_ttl_seconds=settings.turn_claim_ttl_seconds,
-    )
+    return RedisBus(_redis_client(), redis_settings())
 
 
 @lru_cache(maxsize=1)
@@ -363,12 +351,7 @@ def turn_runner() -> TurnRunner:
             voice=speech.tts_voice,
             language=speech.tts_language,
             history_turns=conversation_settings().history_window_turns,
-            delta_batch_chars=chat.delta_batch_chars,
-            delta_batch_ms=chat.delta_batch_ms,
-            max_sentence_chars=chat.max_sentence_chars,
-            first_clause_min_chars=chat.first_clause_min_chars,
-            first_phrase_min_chars=chat.first_phrase_min_chars,
-            synthesis_concurrency=chat.synthesis_concurrency,
+            answer=chat,
         ),
     )
 

@@ -9,15 +9,15 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-import pytest_asyncio
 import redis.asyncio as aioredis
 
 from local.redis_server import free_port
 from voicebot.adapters.redis_bus import CANCEL_TTL_SECONDS, DELIVERY_LEASE_MS, RedisBus
+from voicebot.contract.settings import RedisKeyBounds
 from voicebot.contract.wire import TranscriptPost
 from voicebot.errors import ServiceUnavailable
 from voicebot.ports import AppendResult
@@ -27,24 +27,15 @@ STREAM_TTL = 2222
 TURN_TTL = 900
 
 
-# On the test's own loop: the suite's async fixtures default to the session loop, and a client
-# must be used and closed on the loop it was made on.
-@pytest_asyncio.fixture(loop_scope="function")
-async def client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    r = aioredis.from_url(redis_url)
-    yield r
-    await r.aclose()
-
-
 @pytest.fixture
 def bus(client: aioredis.Redis) -> RedisBus:
-    return RedisBus(
-        client,
-        stream_maxlen=1000,
-        stream_ttl_seconds=STREAM_TTL,
+    bounds = RedisKeyBounds(
+        transcript_stream_maxlen=1000,
+        transcript_ttl_seconds=STREAM_TTL,
         connection_ttl_seconds=CONN_TTL,
         turn_claim_ttl_seconds=TURN_TTL,
     )
+    return RedisBus(client, bounds)
 
 
 def uid() -> str:
@@ -177,7 +168,7 @@ async def test_events_after_on_an_empty_stream_are_none(bus: RedisBus) -> None:
 
 async def test_the_stream_is_bounded_by_maxlen(client: aioredis.Redis) -> None:
     maxlen, appended = 10, 300
-    bus = RedisBus(client, stream_maxlen=maxlen)
+    bus = RedisBus(client, RedisKeyBounds(transcript_stream_maxlen=maxlen))
     user = uid()
     for seq in range(appended):
         await bus.append(user, post(seq))
@@ -371,7 +362,7 @@ async def test_a_released_delivery_can_be_claimed_again_and_a_confirmed_one_neve
 
 
 async def test_a_page_s_delivery_records_are_bounded(client: aioredis.Redis) -> None:
-    bus = RedisBus(client, stream_maxlen=10)
+    bus = RedisBus(client, RedisKeyBounds(transcript_stream_maxlen=10))
     user = uid()
     for n in range(1, 51):
         await bus.claim_delivery(user, f"{n}-0", ["c1"])
@@ -381,7 +372,7 @@ async def test_a_page_s_delivery_records_are_bounded(client: aioredis.Redis) -> 
 
 
 async def test_a_user_s_pages_are_capped_and_the_oldest_is_dropped(client: aioredis.Redis) -> None:
-    bus = RedisBus(client, max_connections_per_user=3)
+    bus = RedisBus(client, RedisKeyBounds(max_connections_per_user=3))
     user = uid()
     for n in range(5):
         await bus.register(user, f"{user}-c{n}")
@@ -394,7 +385,7 @@ async def test_a_user_s_pages_are_capped_and_the_oldest_is_dropped(client: aiore
 async def test_a_user_s_utterances_are_capped_and_repeats_kept_for_a_window(
     client: aioredis.Redis,
 ) -> None:
-    bus = RedisBus(client, max_utterances_per_user=3, utterance_repeat_window=2)
+    bus = RedisBus(client, RedisKeyBounds(max_utterances_per_user=3, utterance_repeat_window=2))
     user = uid()
     for n in range(5):
         await bus.append(user, post(0, utterance=f"utt{n}"))

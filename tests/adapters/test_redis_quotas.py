@@ -5,22 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
-import pytest_asyncio
 import redis.asyncio as aioredis
 
 from local.redis_server import free_port
 from voicebot.adapters.redis_quotas import RedisQuotaCounters
 from voicebot.errors import ServiceUnavailable
-
-
-@pytest_asyncio.fixture(loop_scope="function")
-async def client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    r = aioredis.from_url(redis_url)
-    yield r
-    await r.aclose()
 
 
 @pytest.fixture

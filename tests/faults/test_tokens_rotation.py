@@ -17,7 +17,7 @@ import pytest
 from handlers import sessions
 from local.apigw import LambdaContext, response_body, rest_event
 from voicebot import wiring
-from voicebot.contract.settings import TokenSettings
+from voicebot.contract.settings import KeyRotationSettings, TokenSettings
 from voicebot.tokens import TokenSigner
 
 OLD_KEY = "the-old-signing-key-0123456789abcdef"
@@ -143,7 +143,12 @@ def test_forged_tokens_do_not_make_every_request_read_the_secret() -> None:
         reads.append(force)
         return SigningKeys(OLD_KEY.encode())
 
-    signer = TokenSigner(load, 3600, retry_seconds=10, reload_seconds=300, clock=lambda: clock[0])
+    signer = TokenSigner(
+        load,
+        3600,
+        rotation=KeyRotationSettings(token_key_retry_seconds=10, token_key_reload_seconds=300),
+        clock=lambda: clock[0],
+    )
     forged = Deployment.token_signed_with("someone-elses-key-0123456789abcdef")
     for _ in range(200):  # 20 s of forged tokens, ten a second
         clock[0] += 0.1

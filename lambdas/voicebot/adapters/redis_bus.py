@@ -17,6 +17,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from ..contract.settings import RedisKeyBounds
 from ..contract.wire import TranscriptEvent, TranscriptPost
 from ..errors import ServiceUnavailable
 from ..ports import AppendResult, HeldAnswer
@@ -189,32 +190,16 @@ class RedisBus:
     """ConnectionRegistry, TranscriptStream, DeliveryLedger, TurnClaims, CancelFlags and
     HeldAnswers.
 
-    Every key it writes expires, and each is bounded: the stream by ``stream_maxlen``, a user's
-    pages by ``max_connections_per_user``, their utterances by ``max_utterances_per_user`` (each
-    remembering ``utterance_repeat_window`` seqs), a page's delivery records by twice the stream
-    bound, leases and claims by their short lifetimes.
+    Every key it writes expires, and each is bounded (``RedisKeyBounds``): the stream by
+    ``transcript_stream_maxlen``, a user's pages by ``max_connections_per_user``, their utterances
+    by ``max_utterances_per_user`` (each remembering ``utterance_repeat_window`` seqs), a page's
+    delivery records by twice the stream bound, leases and claims by their short lifetimes.
     """
 
-    def __init__(
-        self,
-        client: aioredis.Redis,
-        *,
-        stream_maxlen: int = 1000,
-        stream_ttl_seconds: int = 24 * 3600,
-        connection_ttl_seconds: int = 3 * 3600,
-        max_connections_per_user: int = 20,
-        max_utterances_per_user: int = 200,
-        utterance_repeat_window: int = 32,
-        turn_claim_ttl_seconds: int = 300,
-    ) -> None:
+    def __init__(self, client: aioredis.Redis, bounds: RedisKeyBounds | None = None) -> None:
         self._r = client
-        self._maxlen = stream_maxlen
-        self._stream_ttl = stream_ttl_seconds
-        self._conn_ttl = connection_ttl_seconds
-        self._max_conns = max_connections_per_user
-        self._max_utts = max_utterances_per_user
-        self._repeat_window = utterance_repeat_window
-        self._turn_ttl = turn_claim_ttl_seconds
+        # The deployed defaults unless told otherwise (wiring passes the function's settings).
+        self._bounds = bounds or RedisKeyBounds()
         self._register = client.register_script(_REGISTER)
         self._registered_for = client.register_script(_REGISTERED_FOR)
         self._append = client.register_script(_APPEND)
@@ -269,8 +254,8 @@ class RedisBus:
             args=[
                 user_id,
                 connection_id,
-                self._conn_ttl,
-                self._max_conns,
+                self._bounds.connection_ttl_seconds,
+                self._bounds.max_connections_per_user,
                 self._conn_key(""),
                 self._delivered_key(user_id, ""),
                 self._lease_key(user_id, ""),
@@ -318,12 +303,12 @@ class RedisBus:
             args=[
                 post.seq,
                 "1" if post.final else "0",
-                self._maxlen,
-                self._stream_ttl,
+                self._bounds.transcript_stream_maxlen,
+                self._bounds.transcript_ttl_seconds,
                 post.model_dump_json(exclude_none=True),
                 post.utteranceId,
-                self._repeat_window,
-                self._max_utts,
+                self._bounds.utterance_repeat_window,
+                self._bounds.max_utterances_per_user,
                 self._utterance_key(user_id, ""),
             ],
         )
@@ -389,7 +374,7 @@ class RedisBus:
         head = event_id.split("-", 1)[0]
         keys = [k for c in connection_ids for k in self._ledger_keys(user_id, c)]
         args: list[str | int] = [event_id, int(head) if head.isdigit() else 0]
-        args += [self._conn_ttl, 2 * self._maxlen]
+        args += [self._bounds.connection_ttl_seconds, 2 * self._bounds.transcript_stream_maxlen]
         await self._confirm(keys=keys, args=args)
 
     @_translate_errors
@@ -406,7 +391,7 @@ class RedisBus:
     @_translate_errors
     async def claim_turn(self, user_id: str, turn_id: str) -> bool:
         key = self._turn_key(user_id, turn_id)
-        return bool(await self._r.set(key, "1", nx=True, ex=self._turn_ttl))
+        return bool(await self._r.set(key, "1", nx=True, ex=self._bounds.turn_claim_ttl_seconds))
 
     @_translate_errors
     async def release_turn(self, user_id: str, turn_id: str) -> None:
@@ -452,7 +437,7 @@ class RedisBus:
         key = f"{self._held_key(user_id)}:discarded"
         async with self._r.pipeline(transaction=True) as pipe:
             pipe.incr(key)
-            pipe.expire(key, self._stream_ttl)
+            pipe.expire(key, self._bounds.transcript_ttl_seconds)
             await pipe.execute()
 
     @_translate_errors

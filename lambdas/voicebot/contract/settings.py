@@ -70,8 +70,19 @@ def _env_text(value: object) -> str:
     return str(value)
 
 
-class TokenSettings(EnvSettings):
-    """The signing key that every token check needs.
+class KeyRotationSettings(EnvSettings):
+    """How ``TokenSigner`` follows a rotated signing key (its tests build other values)."""
+
+    # The key is re-read this often, and at once (at most every retry interval) when a
+    # signature fails with the key held: a rotated key works without a deploy.
+    token_key_reload_seconds: int = Field(default=300, ge=1, le=24 * 3600)
+    token_key_retry_seconds: int = Field(default=10, ge=0, le=3600)
+    # A token signed with the previous key is accepted only if issued at most this long ago.
+    token_previous_key_grace_seconds: int = Field(default=12 * 3600, ge=0, le=7 * 24 * 3600)
+
+
+class TokenSettings(KeyRotationSettings):
+    """The signing key that every token check needs, and how a rotated one is followed.
 
     The secret comes inline (local stack, tests) or from Secrets Manager (AWS).
     """
@@ -81,12 +92,6 @@ class TokenSettings(EnvSettings):
     # During a rotation: the key that signed before (inline; on AWS it is the secret's
     # AWSPREVIOUS version, which put-secret-value leaves behind).
     token_secret_previous: SecretStr | None = None
-    # The key is re-read this often, and at once (at most every retry interval) when a
-    # signature fails with the key held: a rotated key works without a deploy.
-    token_key_reload_seconds: int = Field(default=300, ge=1, le=24 * 3600)
-    token_key_retry_seconds: int = Field(default=10, ge=0, le=3600)
-    # A token signed with the previous key is accepted only if issued at most this long ago.
-    token_previous_key_grace_seconds: int = Field(default=12 * 3600, ge=0, le=7 * 24 * 3600)
 
 
 class SessionSettings(EnvSettings):
@@ -107,15 +112,30 @@ class SessionSettings(EnvSettings):
     access_code_arn: str | None = None
 
 
-class RedisSettings(EnvSettings):
-    """The Redis client of one function and the bounds of every key it writes (docs/PROTOCOL.md,
-    *Bounds*): every key expires, and nothing one user does grows without a cap."""
+class RedisKeyBounds(EnvSettings):
+    """The bounds of every key the Redis adapter writes (docs/PROTOCOL.md, *Bounds*): every key
+    expires, and nothing one user does grows without a cap. ``RedisBus`` takes them as they are;
+    its tests build them with other values."""
 
-    redis_url: str
-    redis_auth_secret_arn: str | None = None
     transcript_stream_maxlen: int = Field(default=1000, ge=10, le=100_000)
     transcript_ttl_seconds: int = Field(default=24 * 3600, ge=60)
     connection_ttl_seconds: int = Field(default=3 * 3600, ge=60)
+    # Per-user caps: open pages (the oldest registration is dropped past it), utterances whose
+    # repeat/stale/closed state is kept (the oldest is forgotten past it), and per utterance the
+    # accepted seqs a repeat is recognized for (an older repeat reads as stale).
+    max_connections_per_user: int = Field(default=20, ge=1, le=1000)
+    max_utterances_per_user: int = Field(default=200, ge=1, le=100_000)
+    utterance_repeat_window: int = Field(default=32, ge=1, le=1000)
+    # A turn id is refused as duplicate_turn for this long: the chat function's timeout, as long
+    # as a turn may run (a failed turn releases it at once).
+    turn_claim_ttl_seconds: int = Field(default=300, ge=60, le=7 * 24 * 3600)
+
+
+class RedisSettings(RedisKeyBounds):
+    """The Redis client of one function, and the bounds of every key it writes."""
+
+    redis_url: str
+    redis_auth_secret_arn: str | None = None
     # The pool of one function's process: a command waits up to redis_pool_timeout_seconds for a
     # free connection instead of failing at once when all are busy (redis-py's default pool
     # raised "Too many connections" past 100 and answered everyone service_unavailable).
@@ -126,15 +146,6 @@ class RedisSettings(EnvSettings):
     # Fairness: one user (or one connection, before its user is known) has at most this many
     # requests in flight in a process; more are answered 429 rate_limited, for that user only.
     user_max_in_flight: int = Field(default=8, ge=1, le=1000)
-    # Per-user caps: open pages (the oldest registration is dropped past it), utterances whose
-    # repeat/stale/closed state is kept (the oldest is forgotten past it), and per utterance the
-    # accepted seqs a repeat is recognized for (an older repeat reads as stale).
-    max_connections_per_user: int = Field(default=20, ge=1, le=1000)
-    max_utterances_per_user: int = Field(default=200, ge=1, le=100_000)
-    utterance_repeat_window: int = Field(default=32, ge=1, le=1000)
-    # A turn id is refused as duplicate_turn for this long: the chat function's timeout, as long
-    # as a turn may run (a failed turn releases it at once).
-    turn_claim_ttl_seconds: int = Field(default=300, ge=60, le=7 * 24 * 3600)
     # A resume replays at most this many events (the page resumes again from the last one).
     resume_max_events: int = Field(default=200, ge=1, le=100_000)
 
@@ -173,13 +184,35 @@ class ConversationSettings(EnvSettings):
     )
 
 
+class AnswerShapeSettings(EnvSettings):
+    """How an answer is streamed to the page and cut into spoken segments (``TurnRunner``)."""
+
+    delta_batch_chars: int = Field(default=24, ge=1, le=1000)
+    delta_batch_ms: int = Field(default=50, ge=0, le=2000)
+    max_sentence_chars: int = Field(default=160, ge=20, le=1000)
+    # The answer's first sound waits for a clause of at least this many characters rather than a
+    # whole sentence (0: always a whole sentence). Measured in docs/BENCHMARKS.md.
+    first_clause_min_chars: int = Field(
+        default=10, ge=0, le=1000, json_schema_extra=context_key("firstClauseMinChars")
+    )
+    # …and, when the first sentence has no clause mark early, at a Korean phrase boundary (a
+    # topic phrase such as …까지는, a connective such as …고/…면) once it holds this many
+    # characters (0: no phrase cut; see voicebot/segmenter.py and docs/BENCHMARKS.md).
+    first_phrase_min_chars: int = Field(
+        default=6, ge=0, le=1000, json_schema_extra=context_key("firstPhraseMinChars")
+    )
+    synthesis_concurrency: int = Field(default=3, ge=1, le=16)
+
+
 ChatProvider = Literal["bedrock", "openai", "nvidia", "local", "scripted"]
 # The providers a deployment on AWS can choose (-c chatProvider=...); the others are the local
 # stack's and the tests'. Each has its own LangChain package in the Lambda asset (cdk/bundling.py).
 DEPLOYABLE_CHAT_PROVIDERS: tuple[ChatProvider, ...] = ("bedrock", "openai", "nvidia")
 
 
-class ChatSettings(EnvSettings):
+class ChatSettings(AnswerShapeSettings):
+    """The chat model and its prompt, and how its answer is shaped."""
+
     chat_provider: ChatProvider = Field(
         default="bedrock", json_schema_extra=context_key("chatProvider")
     )
@@ -209,21 +242,6 @@ class ChatSettings(EnvSettings):
     scripted_first_token_ms: int = Field(default=0, ge=0)
     scripted_tokens_per_second: float = Field(default=0.0, ge=0.0)
     scripted_chars_per_token: float = Field(default=3.0, gt=0.0, le=100.0)
-    delta_batch_chars: int = Field(default=24, ge=1, le=1000)
-    delta_batch_ms: int = Field(default=50, ge=0, le=2000)
-    max_sentence_chars: int = Field(default=160, ge=20, le=1000)
-    # The answer's first sound waits for a clause of at least this many characters rather than a
-    # whole sentence (0: always a whole sentence). Measured in docs/BENCHMARKS.md.
-    first_clause_min_chars: int = Field(
-        default=10, ge=0, le=1000, json_schema_extra=context_key("firstClauseMinChars")
-    )
-    # …and, when the first sentence has no clause mark early, at a Korean phrase boundary (a
-    # topic phrase such as …까지는, a connective such as …고/…면) once it holds this many
-    # characters (0: no phrase cut; see voicebot/segmenter.py and docs/BENCHMARKS.md).
-    first_phrase_min_chars: int = Field(
-        default=6, ge=0, le=1000, json_schema_extra=context_key("firstPhraseMinChars")
-    )
-    synthesis_concurrency: int = Field(default=3, ge=1, le=16)
 
 
 TtsProvider = Literal["polly", "espeak", "riva", "scripted"]

@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..contract.settings import AnswerShapeSettings, ConversationSettings
 from ..contract.wire import (
     INTERNAL_ERROR,
     AudioEvent,
@@ -58,20 +59,20 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def _conversation_window() -> int:
+    return ConversationSettings().history_window_turns
+
+
 @dataclass(frozen=True)
 class TurnOptions:
+    """What shapes a turn. Left out, a setting has its default from ``contract/settings.py``."""
+
     system_prompt: str
     voice: str
     language: str
-    history_turns: int = 10
-    delta_batch_chars: int = 24
-    delta_batch_ms: int = 50
-    max_sentence_chars: int = 160
-    # The first spoken segment may end at a clause (see segmenter); 0 keeps it a whole sentence.
-    first_clause_min_chars: int = 10
-    # …or at a Korean phrase boundary once it holds this many characters (0: not).
-    first_phrase_min_chars: int = 6
-    synthesis_concurrency: int = 3
+    # How many past turns the model sees.
+    history_turns: int = field(default_factory=_conversation_window)
+    answer: AnswerShapeSettings = field(default_factory=AnswerShapeSettings)
 
 
 @dataclass
@@ -297,25 +298,18 @@ class _TurnState:
     error: tuple[str, str] | None = None
 
 
+@dataclass
 class TurnRunner:
-    def __init__(
-        self,
-        *,
-        model: ChatModel,
-        synthesizer: Synthesizer,
-        history: HistoryStore,
-        cancels: CancelFlags,
-        options: TurnOptions,
-        clock: Callable[[], int] = now_ms,
-        held: HeldAnswers | None = None,
-    ) -> None:
-        self._model = model
-        self._synth = synthesizer
-        self._history = history
-        self._cancels = cancels
-        self._held = held  # where discarded preemptive answers are counted, for the ledger
-        self._opts = options
-        self._clock = clock
+    """One chat turn: the model's answer streamed to the page, cut, spoken and stored."""
+
+    model: ChatModel
+    synthesizer: Synthesizer
+    history: HistoryStore
+    cancels: CancelFlags
+    options: TurnOptions
+    clock: Callable[[], int] = now_ms
+    # Where discarded preemptive answers are counted, for the ledger.
+    held: HeldAnswers | None = None
 
     async def run(
         self,
@@ -330,7 +324,7 @@ class TurnRunner:
         """``speech_ended_at``: the device's end of speech of the transcript this turn answers,
         so the ledger starts where the person's wait did; ``received_at``: when the chat route
         received the turn, if that was before this call (it hands the turn over)."""
-        watch = _CancelWatch(self._cancels, user_id, turn_id)
+        watch = _CancelWatch(self.cancels, user_id, turn_id)
         outbox = Outbox(poster, connection_id, on_gone=watch.event.set)
         return await self._run(user_id, turn_id, text, outbox, watch, speech_ended_at, received_at)
 
@@ -349,13 +343,13 @@ class TurnRunner:
         the history); not adopted, it stops, nothing of it is sent and nothing is stored.
         """
         watch = _HeldWatch(
-            self._cancels,
+            self.cancels,
             held,
             user_id,
             answer_id,
             lambda: outbox,
             deadline=time.monotonic() + hold_seconds,
-            clock=self._clock,
+            clock=self.clock,
         )
         outbox = Outbox(poster, "", on_gone=watch.event.set, held=True)
         return await self._run(user_id, answer_id, text, outbox, watch)
@@ -371,7 +365,7 @@ class TurnRunner:
         received_at: int | None = None,
     ) -> TurnOutcome:
         state = _TurnState(
-            ledger={"received": self._clock() if received_at is None else received_at}
+            ledger={"received": self.clock() if received_at is None else received_at}
         )
         if speech_ended_at is not None:
             state.ledger["speechEnded"] = speech_ended_at
@@ -379,21 +373,23 @@ class TurnRunner:
             asyncio.Queue()
         )
         pump = asyncio.create_task(self._pump_audio(turn_id, audio_queue, outbox, watch, state))
-        synth_slots = asyncio.Semaphore(self._opts.synthesis_concurrency)
+        synth_slots = asyncio.Semaphore(self.options.answer.synthesis_concurrency)
         tasks: list[asyncio.Task[bytes]] = []
 
         def emit_sentence(sentence: str) -> None:
             index = len(state.sentences)
             state.sentences.append(sentence)
-            state.ledger.setdefault("firstSentence", self._clock())
+            state.ledger.setdefault("firstSentence", self.clock())
             outbox.put(SentenceEvent(turnId=turn_id, index=index, text=sentence))
             # The voice says the speakable form (no markdown, URLs, emoji); the page shows
             # `sentence`.
-            spoken = speakable(sentence, self._opts.language)
+            spoken = speakable(sentence, self.options.language)
             pieces: Pieces | None = None
-            if spoken and isinstance(self._synth, StreamingSynthesizer):
+            if spoken and isinstance(self.synthesizer, StreamingSynthesizer):
                 pieces = asyncio.Queue()
-                task = asyncio.create_task(self._stream(self._synth, spoken, synth_slots, pieces))
+                task = asyncio.create_task(
+                    self._stream(self.synthesizer, spoken, synth_slots, pieces)
+                )
             else:
                 task = asyncio.create_task(self._synthesize(spoken, synth_slots))
             tasks.append(task)
@@ -453,7 +449,7 @@ class TurnRunner:
         )
         outcome.stored = await self._store(user_id, turn_id, text, outcome, watch.heard)
         await self._count_discarded(user_id, state.ledger)
-        state.ledger["done"] = self._clock()
+        state.ledger["done"] = self.clock()
         outbox.put(
             DoneEvent(
                 turnId=turn_id, text=outcome.text, interrupted=interrupted, ledger=state.ledger
@@ -464,10 +460,10 @@ class TurnRunner:
 
     async def _count_discarded(self, user_id: str, ledger: dict[str, int]) -> None:
         """Preemptive answers of this user that ended unheard since the last turn (if any)."""
-        if self._held is None:
+        if self.held is None:
             return
         try:
-            discarded = await self._held.take_discarded(user_id)
+            discarded = await self.held.take_discarded(user_id)
         except Exception:  # only the ledger's count is lost
             logger.warning("could not read the discarded preemptive answers", exc_info=True)
             return
@@ -475,8 +471,8 @@ class TurnRunner:
             ledger["preemptiveDiscarded"] = discarded
 
     async def _messages(self, user_id: str, text: str) -> list[ChatMessage]:
-        messages = [ChatMessage("system", self._opts.system_prompt)]
-        for turn in await self._history.recent(user_id, self._opts.history_turns):
+        messages = [ChatMessage("system", self.options.system_prompt)]
+        for turn in await self.history.recent(user_id, self.options.history_turns):
             if turn.user_text and turn.assistant_text:
                 messages += [
                     ChatMessage("user", turn.user_text),
@@ -495,16 +491,16 @@ class TurnRunner:
         emit_sentence: Callable[[str], None],
     ) -> None:
         segmenter = SentenceSegmenter(
-            max_chars=self._opts.max_sentence_chars,
-            first_clause_min_chars=self._opts.first_clause_min_chars,
-            first_phrase_min_chars=self._opts.first_phrase_min_chars,
+            max_chars=self.options.answer.max_sentence_chars,
+            first_clause_min_chars=self.options.answer.first_clause_min_chars,
+            first_phrase_min_chars=self.options.answer.first_phrase_min_chars,
         )
-        stream = self._model.stream(messages)
+        stream = self.model.stream(messages)
         try:
             async for piece in stream:
                 if not piece:
                     continue
-                state.ledger.setdefault("firstToken", self._clock())
+                state.ledger.setdefault("firstToken", self.clock())
                 state.generated.append(piece)
                 state.pending_delta += piece
                 sentences = segmenter.feed(piece)
@@ -530,9 +526,9 @@ class TurnRunner:
     def _batch_due(self, state: _TurnState) -> bool:
         if state.last_flush == 0.0:
             return True  # the first words go out at once
-        if len(state.pending_delta) >= self._opts.delta_batch_chars:
+        if len(state.pending_delta) >= self.options.answer.delta_batch_chars:
             return True
-        return (time.monotonic() - state.last_flush) * 1000 >= self._opts.delta_batch_ms
+        return (time.monotonic() - state.last_flush) * 1000 >= self.options.answer.delta_batch_ms
 
     @staticmethod
     def _flush_delta(turn_id: str, outbox: Outbox, state: _TurnState) -> None:
@@ -547,7 +543,9 @@ class TurnRunner:
         if not text:
             return PAUSE_OGG
         async with slots:
-            return await self._synth.synthesize(text, self._opts.voice, self._opts.language)
+            return await self.synthesizer.synthesize(
+                text, self.options.voice, self.options.language
+            )
 
     async def _stream(
         self, synth: StreamingSynthesizer, text: str, slots: asyncio.Semaphore, pieces: Pieces
@@ -556,7 +554,7 @@ class TurnRunner:
         (the turn was cancelled or the page left), it closes the stream, which stops it."""
         try:
             async with slots:
-                stream = synth.synthesize_pieces(text, self._opts.voice, self._opts.language)
+                stream = synth.synthesize_pieces(text, self.options.voice, self.options.language)
                 async with contextlib.aclosing(stream):  # type: ignore[type-var]
                     async for piece in stream:
                         pieces.put_nowait(piece)
@@ -595,7 +593,7 @@ class TurnRunner:
                 continue
             if watch.event.is_set():
                 return
-            state.ledger.setdefault("firstAudio", self._clock())
+            state.ledger.setdefault("firstAudio", self.clock())
             for event in audio_events(turn_id, index, audio):
                 outbox.put(event)
 
@@ -623,7 +621,7 @@ class TurnRunner:
                 )
                 return True
             if isinstance(item, bytes):
-                state.ledger.setdefault("firstAudio", self._clock())
+                state.ledger.setdefault("firstAudio", self.clock())
                 events = piece_events(
                     turn_id, index, item, piece=piece, first_part=part, last=False
                 )
@@ -668,7 +666,7 @@ class TurnRunner:
             sentences=outcome.sentences,
         )
         try:
-            await self._history.save(turn)
+            await self.history.save(turn)
         except Exception:  # the answer was given; only its memory is lost
             logger.exception("could not store the turn")
             return False
