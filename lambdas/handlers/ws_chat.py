@@ -24,7 +24,7 @@ from voicebot.errors import (
     internal_error,
     service_unavailable,
 )
-from voicebot.ports import ConnectionPoster
+from voicebot.ports import Adoption, ConnectionPoster
 from voicebot.protocol import parse_client_action
 from voicebot.services.chat import now_ms
 from voicebot.websocket import (
@@ -60,9 +60,8 @@ async def _chat(body: str | None, connection_id: str, poster: ConnectionPoster) 
             await wiring.quota_service().admit_turn(user_id)
             speech_ended_at = await _speech_end(user_id, action.turnId)
             # The answer to this very text may already be under way, held: it becomes this turn.
-            if await wiring.preemptive_answers().adopt(
-                user_id, action.turnId, connection_id, action.text, speech_ended_at
-            ):
+            adoption = Adoption(action.turnId, connection_id, action.text, speech_ended_at)
+            if await wiring.preemptive_answers().adopt(user_id, adoption):
                 metrics.add_metric(name="PreemptiveAdopted", unit=MetricUnit.Count, value=1)
                 return
             # 0 for every turn started, so the metric's average is the share of turns adopted.

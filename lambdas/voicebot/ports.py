@@ -110,6 +110,16 @@ class HeldAnswer:
     speech_ended_at: int | None = None  # the device's end of speech of the confirming transcript
 
 
+@dataclass(frozen=True)
+class Adoption:
+    """A page's turn taking a held answer over: its turn id and connection, the final text."""
+
+    turn_id: str
+    connection_id: str
+    text: str
+    speech_ended_at: int | None = None  # the device's end of speech of that final
+
+
 class HeldAnswers(Protocol):
     """The user's one preemptive answer in flight (a newer one replaces it)."""
 
@@ -117,15 +127,7 @@ class HeldAnswers(Protocol):
 
     async def current(self, user_id: str) -> HeldAnswer | None: ...
 
-    async def adopt(
-        self,
-        user_id: str,
-        answer_id: str,
-        turn_id: str,
-        connection_id: str,
-        text: str,
-        speech_ended_at: int | None = None,
-    ) -> bool:
+    async def adopt(self, user_id: str, answer_id: str, adoption: Adoption) -> bool:
         """Hand the held answer to a page's turn; False if it is no longer the current one."""
         ...
 

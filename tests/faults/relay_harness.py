@@ -23,17 +23,14 @@ from moto.core.exceptions import ServiceException
 
 from local.redis_server import EmbeddedRedis
 from tests.fakes.connections import GoneException
-from tests.handlers.conftest import SECRET, Api, HandlerEnvironment, InlineTurnStarter
-from voicebot import wiring
-from voicebot.contract.settings import (
-    ChatSettings,
-    ConnectionsSettings,
-    HistorySettings,
-    PreemptionSettings,
-    RedisSettings,
-    SpeechSettings,
-    TokenSettings,
+from tests.handlers.conftest import (
+    Api,
+    HandlerEnvironment,
+    InlineTurnStarter,
+    handler_environment,
 )
+from voicebot import wiring
+from voicebot.contract.settings import ConnectionsSettings, RedisSettings
 
 __all__ = ["FaultyPeer", "api", "fault_env", "faulty_redis", "peer"]
 
@@ -110,20 +107,16 @@ def fault_env(
     faulty_redis: EmbeddedRedis, moto_url: str, history_table: str
 ) -> Iterator[HandlerEnvironment]:
     """The handlers' environment on this module's Redis, with the scripted model and voice."""
-    env = HandlerEnvironment(
-        {
-            **TokenSettings.environment(token_secret=SECRET),
-            **RedisSettings.environment(redis_url=faulty_redis.url),
-            # Keep stalls short; main reads neither and waits its 5 s.
-            "REDIS_SOCKET_TIMEOUT_SECONDS": "1",
-            **HistorySettings.environment(history_table=history_table, dynamodb_endpoint=moto_url),
-            **ChatSettings.environment(chat_provider="scripted", scripted_answer="네. 알겠습니다."),
-            **SpeechSettings.environment(tts_provider="scripted"),
-            **ConnectionsSettings.environment(connections_endpoint=moto_url),
-            "DELIVERY_BACKOFF_MS": "20",
-            **PreemptionSettings.environment(preemptive_answers=False),
-        }
+    env = handler_environment(
+        faulty_redis.url,
+        moto_url,
+        history_table,
+        chat={"chat_provider": "scripted", "scripted_answer": "네. 알겠습니다."},
+        speech={"tts_provider": "scripted"},
     )
+    # Keep stalls short (main reads neither and waits its 5 s), and retried posts quick.
+    env.update(RedisSettings.environment(redis_socket_timeout_seconds=1))
+    env.update(ConnectionsSettings.environment(delivery_backoff_ms=20))
     wiring.configure(env)
     yield env
     wiring.configure(None)

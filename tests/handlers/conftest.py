@@ -243,6 +243,31 @@ class HandlerEnvironment(dict[str, str]):
         wiring.configure(self)
 
 
+def handler_environment(
+    redis_url: str,
+    moto_url: str,
+    history_table: str,
+    *,
+    chat: dict[str, object],
+    speech: dict[str, object],
+) -> HandlerEnvironment:
+    """The handlers' environment against these peers, with this chat model and voice."""
+    return HandlerEnvironment(
+        {
+            **TokenSettings.environment(token_secret=SECRET),
+            **RedisSettings.environment(redis_url=redis_url),
+            **HistorySettings.environment(history_table=history_table, dynamodb_endpoint=moto_url),
+            **ChatSettings.environment(**chat),
+            **SpeechSettings.environment(**speech),
+            # moto serves @connections at the root, not under a stage path as API Gateway does.
+            **ConnectionsSettings.environment(connections_endpoint=moto_url),
+            # Every partial that reads as a question would start a held turn; the tests of
+            # preemptive answers turn them on (test_preemption.py).
+            **PreemptionSettings.environment(preemptive_answers=False),
+        }
+    )
+
+
 @pytest.fixture
 def environment(
     redis_url: str,
@@ -251,23 +276,12 @@ def environment(
     bedrock: FakeBedrock,
     polly: FakePolly,
 ) -> Iterator[HandlerEnvironment]:
-    env = HandlerEnvironment(
-        {
-            **TokenSettings.environment(token_secret=SECRET),
-            **RedisSettings.environment(redis_url=redis_url),
-            **HistorySettings.environment(history_table=history_table, dynamodb_endpoint=moto_url),
-            **ChatSettings.environment(
-                chat_provider="bedrock", chat_endpoint=bedrock.url, chat_region="us-east-1"
-            ),
-            **SpeechSettings.environment(
-                tts_provider="polly", polly_endpoint=polly.url, polly_region="us-east-1"
-            ),
-            # moto serves @connections at the root, not under a stage path as API Gateway does.
-            **ConnectionsSettings.environment(connections_endpoint=moto_url),
-            # Every partial that reads as a question would start a held turn; the tests of
-            # preemptive answers turn them on (test_preemption.py).
-            **PreemptionSettings.environment(preemptive_answers=False),
-        }
+    env = handler_environment(
+        redis_url,
+        moto_url,
+        history_table,
+        chat={"chat_provider": "bedrock", "chat_endpoint": bedrock.url, "chat_region": "us-east-1"},
+        speech={"tts_provider": "polly", "polly_endpoint": polly.url, "polly_region": "us-east-1"},
     )
     wiring.configure(env)
     yield env

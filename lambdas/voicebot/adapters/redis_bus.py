@@ -20,7 +20,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from ..contract.settings import RedisKeyBounds
 from ..contract.wire import TranscriptEvent, TranscriptPost
 from ..errors import ServiceUnavailable
-from ..ports import AppendResult, HeldAnswer
+from ..ports import Adoption, AppendResult, HeldAnswer
 
 _PREFIX = "vb"
 # A held answer lives as long as a turn may run (the chat function's timeout) and no longer.
@@ -413,18 +413,10 @@ class RedisBus:
         return None if raw is None else HeldAnswer(**json.loads(_text(raw)))
 
     @_translate_errors
-    async def adopt(
-        self,
-        user_id: str,
-        answer_id: str,
-        turn_id: str,
-        connection_id: str,
-        text: str,
-        speech_ended_at: int | None = None,
-    ) -> bool:
+    async def adopt(self, user_id: str, answer_id: str, adoption: Adoption) -> bool:
         keys = [self._held_key(user_id)]
-        ended = "" if speech_ended_at is None else speech_ended_at
-        args: list[str | int] = [answer_id, turn_id, connection_id, text]
+        ended = "" if adoption.speech_ended_at is None else adoption.speech_ended_at
+        args: list[str | int] = [answer_id, adoption.turn_id, adoption.connection_id, adoption.text]
         args += [HELD_ANSWER_TTL_SECONDS, ended]
         return bool(await self._adopt(keys=keys, args=args))
 

@@ -21,12 +21,12 @@ import logging
 import re
 import secrets
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..contract.endpointing import EndOfTurnRule
 from ..contract.interruptions import is_backchannel
 from ..contract.wire import PreemptiveTurn, TranscriptPost
-from ..ports import HeldAnswer, HeldAnswers, TurnStarter
+from ..ports import Adoption, HeldAnswer, HeldAnswers, TurnStarter
 
 logger = logging.getLogger(__name__)
 
@@ -66,38 +66,33 @@ class PreemptionRule:
         return complete or post.speechEndedAt is not None
 
 
+@dataclass
 class PreemptiveAnswers:
-    def __init__(
-        self,
-        held: HeldAnswers,
-        starter: TurnStarter | None,
-        *,
-        enabled: bool,
-        rule: PreemptionRule | None = None,
-    ) -> None:
-        self._held = held
-        self._starter = starter
-        # Adopting needs only the held answers (the chat function); starting needs a starter
-        # (the transcripts function, or a process that runs the chat handler itself).
-        self._enabled = enabled
-        self._rule = rule or PreemptionRule()
+    """Answers started on a partial transcript, held until a page's ``chat`` adopts one."""
+
+    held: HeldAnswers
+    # Adopting needs only the held answers (the chat function); starting needs a starter
+    # (the transcripts function, or a process that runs the chat handler itself).
+    starter: TurnStarter | None
+    enabled: bool = field(kw_only=True)
+    rule: PreemptionRule = field(default_factory=PreemptionRule, kw_only=True)
 
     async def observe(self, user_id: str, post: TranscriptPost) -> str | None:
         """A transcript was relayed: start, keep or drop this user's held answer.
 
         Returns the id of an answer it started, if any.
         """
-        if not self._enabled or self._starter is None:
+        if not self.enabled or self.starter is None:
             return None
-        current = await self._held.current(user_id)
+        current = await self.held.current(user_id)
         unadopted = current is not None and current.turn_id is None
         if current is not None and unadopted and current.utterance_id == post.utteranceId:
             if same_text(current.text, post.text):
                 return None  # already answering exactly this
             # The person said more, or the recognizer changed its mind: that answer is stale.
-            await self._held.discard(user_id, current.answer_id)
+            await self.held.discard(user_id, current.answer_id)
             logger.info("preemptive answer discarded", extra={"reason": "text_changed"})
-        if not self._rule.worth_answering(post):
+        if not self.rule.worth_answering(post):
             return None
         answer = HeldAnswer(
             answer_id="p-" + secrets.token_urlsafe(9),
@@ -105,30 +100,21 @@ class PreemptiveAnswers:
             text=post.text,
         )
         # Replaces any other held answer of this user: at most one is in flight.
-        await self._held.offer(user_id, answer)
-        await self._starter.start(
+        await self.held.offer(user_id, answer)
+        await self.starter.start(
             PreemptiveTurn(userId=user_id, answerId=answer.answer_id, text=post.text)
         )
         return answer.answer_id
 
-    async def adopt(
-        self,
-        user_id: str,
-        turn_id: str,
-        connection_id: str,
-        text: str,
-        speech_ended_at: int | None = None,
-    ) -> bool:
+    async def adopt(self, user_id: str, adoption: Adoption) -> bool:
         """A page asked ``chat``: hand it the held answer if that answered the same text."""
-        if not self._enabled:
+        if not self.enabled:
             return False
-        current = await self._held.current(user_id)
+        current = await self.held.current(user_id)
         if current is None or current.turn_id is not None:
             return False
-        if not same_text(current.text, text):
-            await self._held.discard(user_id, current.answer_id)
+        if not same_text(current.text, adoption.text):
+            await self.held.discard(user_id, current.answer_id)
             logger.info("preemptive answer discarded", extra={"reason": "final_differs"})
             return False
-        return await self._held.adopt(
-            user_id, current.answer_id, turn_id, connection_id, text, speech_ended_at
-        )
+        return await self.held.adopt(user_id, current.answer_id, adoption)
