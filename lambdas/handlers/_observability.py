@@ -27,12 +27,9 @@ class PrivateTracer(Tracer):
     name. Nothing else: no values, no messages, no request bodies (which were never recorded).
     """
 
-    def capture_lambda_handler(
-        self,
-        lambda_handler: Any = None,
-        capture_response: bool | None = None,
-        capture_error: bool | None = None,
-    ) -> Any:
+    # Both decorators take Powertools' capture_response and capture_error, and ignore them:
+    # nothing a call returns or raises is ever recorded.
+    def capture_lambda_handler(self, lambda_handler: Any = None, *_: Any, **__: Any) -> Any:
         if lambda_handler is None:
             return self.capture_lambda_handler
         cold = [True]
@@ -44,12 +41,7 @@ class PrivateTracer(Tracer):
 
         return self._traced(lambda_handler, f"## {lambda_handler.__name__}", annotate)
 
-    def capture_method(
-        self,
-        method: Any = None,
-        capture_response: bool | None = None,
-        capture_error: bool | None = None,
-    ) -> Any:
+    def capture_method(self, method: Any = None, *_: Any, **__: Any) -> Any:
         if method is None:
             return self.capture_method
         return self._traced(method, f"## {method.__module__}.{method.__qualname__}")

@@ -239,22 +239,25 @@ class TranscriptEvent(ServerEvent):
     recognizedAt: int | None = None
 
 
-class DeltaEvent(ServerEvent):
-    type: Literal["delta"] = "delta"
+class TurnEvent(ServerEvent):
+    """An event of one answer: the page's turn it belongs to."""
+
     turnId: str
+
+
+class DeltaEvent(TurnEvent):
+    type: Literal["delta"] = "delta"
     text: str
 
 
-class SentenceEvent(ServerEvent):
+class SentenceEvent(TurnEvent):
     type: Literal["sentence"] = "sentence"
-    turnId: str
     index: int
     text: str
 
 
-class AudioEvent(ServerEvent):
+class AudioEvent(TurnEvent):
     type: Literal["audio"] = "audio"
-    turnId: str
     index: int
     format: Literal["ogg_vorbis"] = "ogg_vorbis"
     data: str  # complete, padded base64 of this part's bytes
@@ -267,9 +270,8 @@ class AudioEvent(ServerEvent):
     pieceLast: bool | None = None
 
 
-class DoneEvent(ServerEvent):
+class DoneEvent(TurnEvent):
     type: Literal["done"] = "done"
-    turnId: str
     text: str
     interrupted: bool
     ledger: dict[str, int]

@@ -318,15 +318,19 @@ class TurnRunner:
         text: str,
         poster: ConnectionPoster,
         connection_id: str,
+        *,
         speech_ended_at: int | None = None,
         received_at: int | None = None,
     ) -> TurnOutcome:
         """``speech_ended_at``: the device's end of speech of the transcript this turn answers,
         so the ledger starts where the person's wait did; ``received_at``: when the chat route
         received the turn, if that was before this call (it hands the turn over)."""
+        ledger = {"received": self.clock() if received_at is None else received_at}
+        if speech_ended_at is not None:
+            ledger["speechEnded"] = speech_ended_at
         watch = _CancelWatch(self.cancels, user_id, turn_id)
         outbox = Outbox(poster, connection_id, on_gone=watch.event.set)
-        return await self._run(user_id, turn_id, text, outbox, watch, speech_ended_at, received_at)
+        return await self._run(user_id, turn_id, text, outbox, watch, ledger)
 
     async def run_held(
         self,
@@ -352,7 +356,7 @@ class TurnRunner:
             clock=self.clock,
         )
         outbox = Outbox(poster, "", on_gone=watch.event.set, held=True)
-        return await self._run(user_id, answer_id, text, outbox, watch)
+        return await self._run(user_id, answer_id, text, outbox, watch, {"received": self.clock()})
 
     async def _run(
         self,
@@ -361,14 +365,10 @@ class TurnRunner:
         text: str,
         outbox: Outbox,
         watch: _CancelWatch,
-        speech_ended_at: int | None = None,
-        received_at: int | None = None,
+        ledger: dict[str, int],
     ) -> TurnOutcome:
-        state = _TurnState(
-            ledger={"received": self.clock() if received_at is None else received_at}
-        )
-        if speech_ended_at is not None:
-            state.ledger["speechEnded"] = speech_ended_at
+        """The turn, its ledger started by the caller (``received``, maybe ``speechEnded``)."""
+        state = _TurnState(ledger=ledger)
         audio_queue: asyncio.Queue[tuple[int, asyncio.Task[bytes], Pieces | None] | None] = (
             asyncio.Queue()
         )
