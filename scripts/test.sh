@@ -14,7 +14,7 @@ echo "==> ruff format --check"
 .venv/bin/ruff format --check .
 echo "==> eslint (web/js)"
 bash scripts/lint-js.sh
-echo "==> wire schema (docs/wire-schema.json is generated from voicebot.contract.wire)"
+echo "==> wire schema and message index (generated from voicebot.contract.wire)"
 .venv/bin/python -m voicebot.contract.schema --check
 # mypy takes about a minute from cold (every CI run) on one core: it runs beside the test suite
 # and its report is printed after the tests. Either failing fails the run.

@@ -1,11 +1,14 @@
-"""The JSON Schema of the wire, generated from the contract's models.
+"""The JSON Schema of the wire, and PROTOCOL.md's message index, generated from the contract.
 
 ``docs/wire-schema.json`` is this module's output, checked in so clients in other languages (and
-the browser tests) can validate what they send and receive; a test fails when it is stale.
+the browser tests) can validate what they send and receive; a test fails when it is stale. The
+*Message index* of ``docs/PROTOCOL.md`` (between its ``generated`` markers) lists every page action
+with the function its route reaches, and every server event, from the same models: a new action
+is documented there by this command, and the prose around it says what it means.
 
-    python -m voicebot.contract.schema            # print it
-    python -m voicebot.contract.schema --write    # rewrite docs/wire-schema.json
-    python -m voicebot.contract.schema --check    # exit 1 if docs/wire-schema.json is stale
+    python -m voicebot.contract.schema            # print the schema
+    python -m voicebot.contract.schema --write    # rewrite both
+    python -m voicebot.contract.schema --check    # exit 1 if either is stale
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ from . import wire
 
 # docs/ of a source checkout (the contract lives in lambdas/voicebot/contract/).
 SCHEMA_PATH = Path(__file__).resolve().parents[3] / "docs" / "wire-schema.json"
+PROTOCOL_PATH = SCHEMA_PATH.with_name("PROTOCOL.md")
+INDEX_BEGIN = "<!-- generated: message index (python -m voicebot.contract.schema --write) -->"
+INDEX_END = "<!-- end of the generated message index -->"
 
 # Named groups of messages: what crosses each wire, in which direction.
 _GROUPS: dict[str, tuple[str, tuple[type[BaseModel], ...]]] = {
@@ -86,30 +92,76 @@ def render() -> str:
     return json.dumps(build_schema(), ensure_ascii=False, indent=2) + "\n"
 
 
+def _fields(model: type[BaseModel], leave_out: str) -> str:
+    # "name?" when the field may be absent (an optional field left out when None).
+    names = [
+        f"`{name}`" if info.is_required() or info.default is not None else f"`{name}?`"
+        for name, info in model.model_fields.items()
+        if name != leave_out
+    ]
+    return ", ".join(names) or "—"
+
+
+def render_index() -> str:
+    """PROTOCOL.md's message index: every page action and server event, from the models."""
+    lines = [
+        INDEX_BEGIN,
+        "| page → server `action` | served by | fields (`?`: may be absent) |",
+        "| --- | --- | --- |",
+        *(
+            f"| `{a.name()}` | `{a.function}` | {_fields(a, 'action')} |"
+            for a in wire.CLIENT_ACTIONS
+        ),
+        "",
+        "| server → page `type` | fields (`?`: may be absent) |",
+        "| --- | --- |",
+        *(
+            f"| `{e.model_fields['type'].default}` | {_fields(e, 'type')} |"
+            for e in wire.SERVER_EVENTS
+        ),
+        INDEX_END,
+    ]
+    return "\n".join(lines)
+
+
+def with_index(protocol: str) -> str:
+    """``protocol`` (PROTOCOL.md's text) with its message index regenerated."""
+    start, end = protocol.find(INDEX_BEGIN), protocol.find(INDEX_END)
+    if start < 0 or end < start:
+        raise ValueError(f"{PROTOCOL_PATH.name} has no message index markers")
+    return protocol[:start] + render_index() + protocol[end + len(INDEX_END) :]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m voicebot.contract.schema", description=__doc__.split("\n")[0]
     )
     action = parser.add_mutually_exclusive_group()
-    action.add_argument("--write", action="store_true", help=f"rewrite {SCHEMA_PATH.name}")
-    action.add_argument("--check", action="store_true", help="exit 1 if it is out of date")
+    action.add_argument("--write", action="store_true", help="rewrite both files")
+    action.add_argument("--check", action="store_true", help="exit 1 if either is out of date")
     args = parser.parse_args(argv)
-    text = render()
+    wanted = {SCHEMA_PATH: render(), PROTOCOL_PATH: with_index(_read(PROTOCOL_PATH))}
     if args.write:
-        SCHEMA_PATH.write_text(text, encoding="utf-8")
-        print(f"wrote {SCHEMA_PATH}")
+        for path, text in wanted.items():
+            path.write_text(text, encoding="utf-8")
+            print(f"wrote {path}")
     elif args.check:
-        current = SCHEMA_PATH.read_text(encoding="utf-8") if SCHEMA_PATH.exists() else ""
-        if current != text:
+        stale = [path for path, text in wanted.items() if _read(path) != text]
+        for path in stale:
             print(
-                f"{SCHEMA_PATH} is out of date: run python -m voicebot.contract.schema --write",
+                f"{path} is out of date: run python -m voicebot.contract.schema --write",
                 file=sys.stderr,
             )
+        if stale:
             return 1
-        print(f"{SCHEMA_PATH.name} is up to date")
+        print(f"{SCHEMA_PATH.name} and {PROTOCOL_PATH.name}'s message index are up to date")
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(wanted[SCHEMA_PATH])
     return 0
+
+
+def _read(path: Path) -> str:
+    return path.read_text(encoding="utf-8") if path.exists() else ""
 
 
 if __name__ == "__main__":
