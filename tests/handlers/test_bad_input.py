@@ -4,15 +4,15 @@ import time
 
 import pytest
 
+from voicebot.contract import routes
 from voicebot.tokens import TokenSigner
 
+# Every route that needs a signed token, from the registry. Renewing a device token also takes an
+# expired one (a device that was off comes back): tests/faults/test_tokens_refresh.py covers it.
 ROUTES = [
-    ("POST", "/api/sessions/refresh", "client"),
-    ("POST", "/api/transcripts", "device"),
-    ("POST", "/api/speech", "client"),
-    ("POST", "/api/transcribe/stream", "client"),
-    ("GET", "/api/history", "client"),
-    ("DELETE", "/api/history", "client"),
+    (route.method, route.path, route.auth)
+    for route in routes.REST_ROUTES
+    if route.auth in ("client", "device") and route != routes.REFRESH_DEVICE_TOKEN
 ]
 VALID_BODY = {
     "/api/transcripts": {"utteranceId": "u1", "seq": 0, "text": "hi", "final": True},
