@@ -26,6 +26,7 @@ import httpx
 from websockets.asyncio.client import ClientConnection
 
 from ._client import Session
+from ._stats import fields_as_json
 
 
 def now_ms() -> float:
@@ -48,16 +49,7 @@ class TurnRecord:
         self.marks.setdefault(name, at - self.t0)
 
     def as_dict(self, with_events: bool = False) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "mode": self.mode,
-            "users": self.users,
-            "user": self.user,
-            "turn": self.turn,
-            "t0": self.t0,
-            "marks": self.marks,
-            "ledger": self.ledger,
-            "errors": self.errors,
-        }
+        data = fields_as_json(self, "mode users user turn t0 marks ledger errors")
         if with_events:
             data["events"] = [{"t": t, "type": k, "index": i} for t, k, i in self.events]
         return data
