@@ -91,6 +91,17 @@ def machine() -> dict[str, Any]:
     }
 
 
+def fields_as_json(obj: object, names: str) -> dict[str, Any]:
+    """``obj``'s attributes ``names`` (separated by spaces), in that order, keyed by their
+    camelCase names as the result files spell them (``final_text`` → ``finalText``)."""
+    return {_camel(name): getattr(obj, name) for name in names.split()}
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(word.capitalize() for word in rest)
+
+
 def write_json(name: str, data: dict[str, Any], out_dir: Path = RESULTS) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / name

@@ -26,6 +26,7 @@ import httpx
 from websockets.asyncio.client import ClientConnection
 
 from ._client import Session
+from ._stats import fields_as_json
 
 
 def now_ms() -> float:
@@ -48,44 +49,28 @@ class TurnRecord:
         self.marks.setdefault(name, at - self.t0)
 
     def as_dict(self, with_events: bool = False) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "mode": self.mode,
-            "users": self.users,
-            "user": self.user,
-            "turn": self.turn,
-            "t0": self.t0,
-            "marks": self.marks,
-            "ledger": self.ledger,
-            "errors": self.errors,
-        }
+        data = fields_as_json(self, "mode users user turn t0 marks ledger errors")
         if with_events:
             data["events"] = [{"t": t, "type": k, "index": i} for t, k, i in self.events]
         return data
 
 
+@dataclass(eq=False)
 class SimulatedPage:
-    def __init__(
-        self,
-        http: httpx.AsyncClient,
-        ws: ClientConnection,
-        session: Session,
-        first_sentence: str,
-        answer: str,
-    ) -> None:
-        self._http = http
-        self._ws = ws
-        self._session = session
-        self._first_sentence = first_sentence
-        self._answer = answer
+    http: httpx.AsyncClient
+    ws: ClientConnection
+    session: Session
+    first_sentence: str
+    answer: str
 
     async def turn(self, record: TurnRecord, turn_id: str) -> TurnRecord:
         speech: list[asyncio.Task[None]] = []
         text = ""
         message = json.dumps({"action": "chat", "turnId": turn_id, "text": "오늘 날씨 어때?"})
         record.t0 = now_ms()
-        await self._ws.send(message)
+        await self.ws.send(message)
         while True:
-            raw = await asyncio.wait_for(self._ws.recv(), timeout=60)
+            raw = await asyncio.wait_for(self.ws.recv(), timeout=60)
             at = now_ms()
             event = json.loads(raw)
             kind = event.get("type", "")
@@ -95,7 +80,7 @@ class SimulatedPage:
             if kind == "delta":
                 record.mark("firstDelta", at)
                 text += event["text"]
-                if text == self._answer:
+                if text == self.answer:
                     record.mark("textComplete", at)
                     if record.mode == "old":
                         speech.append(asyncio.create_task(self._speak(record, "oldAudio", at)))
@@ -116,10 +101,10 @@ class SimulatedPage:
         return record
 
     async def _speak(self, record: TurnRecord, name: str, trigger: float) -> None:
-        response = await self._http.post(
+        response = await self.http.post(
             "/api/speech",
-            json={"text": self._first_sentence},
-            headers={"Authorization": f"Bearer {self._session.token}"},
+            json={"text": self.first_sentence},
+            headers={"Authorization": f"Bearer {self.session.token}"},
         )
         at = now_ms()
         if response.status_code != 200 or not response.content:

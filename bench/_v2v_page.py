@@ -34,6 +34,7 @@ from websockets.asyncio.client import ClientConnection
 from voicebot.contract.endpointing import EndOfTurnRule
 
 from ._client import Session
+from ._stats import fields_as_json
 
 
 def now_ms() -> float:
@@ -113,15 +114,7 @@ class VoiceTurn:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "config": self.config,
-            "index": self.index,
-            "text": self.text,
-            "finalText": self.final_text,
-            "turnId": self.turn_id,
-            "eos": self.eos,
-            "device": self.device,
-            "marks": self.marks,
-            "ledger": self.ledger,
+            **fields_as_json(self, "config index text final_text turn_id eos device marks ledger"),
             "transcriptsAtPage": [
                 {"t": t, "seq": s, "final": f, "text": x} for t, s, f, x in self.transcripts
             ],

@@ -30,7 +30,7 @@ from typing import Any
 from voicebot.segmenter import SentenceSegmenter, is_emoji
 
 from ._cli import add_copy_to_docs, bench_parser
-from ._stats import REPO, machine, publish, table
+from ._stats import REPO, fields_as_json, machine, publish, table
 
 DATA = REPO / "tests" / "data" / "segmentation"
 # The tuning sets, then held-out sets written after the segmenter's rules (never tuned on).
@@ -76,14 +76,7 @@ class Counts:
         return 2 * p * r / (p + r) if p + r else 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "tp": self.tp,
-            "fp": self.fp,
-            "fn": self.fn,
-            "precision": self.precision,
-            "recall": self.recall,
-            "f1": self.f1,
-        }
+        return fields_as_json(self, "tp fp fn precision recall f1")
 
 
 @dataclass

@@ -646,21 +646,18 @@ def _seconds(text: str) -> list[float]:
 
 def main() -> None:
     parser = bench_parser("bench.soak", __doc__)
-    parser.add_argument("--minutes", type=float, default=10.0, help="how long the load runs")
-    parser.add_argument("--users", type=int, default=50, help="simulated users (one device each)")
-    parser.add_argument("--pages", type=int, default=2, help="open pages per user")
-    parser.add_argument("--post-interval-ms", type=int, default=250,
-                        help="each device's pause between posts")  # fmt: skip
-    parser.add_argument("--mean-online-s", type=float, default=30.0,
-                        help="a page's mean time between reconnects")  # fmt: skip
-    parser.add_argument("--stream-maxlen", type=int, default=1000,
-                        help="TRANSCRIPT_STREAM_MAXLEN (the deployed default)")  # fmt: skip
-    parser.add_argument("--window", type=int, default=250,
-                        help="how far back (in posts) a page's event may still arrive")  # fmt: skip
-    parser.add_argument("--flat-slope", type=float, default=0.1,
-                        help="flat: |slope| over the second half at most, MiB/min")  # fmt: skip
-    parser.add_argument("--flat-range", type=float, default=2.0,
-                        help="flat: max - min over the second half at most this, MiB")  # fmt: skip
+    for flag, kind, default, text in (
+        ("--minutes", float, 10.0, "how long the load runs"),
+        ("--users", int, 50, "simulated users (one device each)"),
+        ("--pages", int, 2, "open pages per user"),
+        ("--post-interval-ms", int, 250, "each device's pause between posts"),
+        ("--mean-online-s", float, 30.0, "a page's mean time between reconnects"),
+        ("--stream-maxlen", int, 1000, "TRANSCRIPT_STREAM_MAXLEN (the deployed default)"),
+        ("--window", int, 250, "how far back (in posts) a page's event may still arrive"),
+        ("--flat-slope", float, 0.1, "flat: |slope| over the second half at most, MiB/min"),
+        ("--flat-range", float, 2.0, "flat: max - min over the second half at most this, MiB"),
+    ):
+        parser.add_argument(flag, type=kind, default=default, help=text)
     parser.add_argument("--tracemalloc", dest="tracemalloc_at", type=_seconds, default=[],
                         metavar="T1,T2", help="trace the services' allocations and compare "
                         "snapshots taken at these seconds (perturbs their RSS)")  # fmt: skip

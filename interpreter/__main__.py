@@ -7,6 +7,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -117,9 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     riva.add_argument(
         "--riva-ssl",
-        dest="riva_use_ssl",
-        action="store_const",
-        const=True,
+        **_sets("riva_use_ssl", True),
         help="use TLS with the system CAs (hosted NIM: grpc.nvcf.nvidia.com:443)",
     )
     riva.add_argument(
@@ -141,9 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     riva.add_argument(
         "--riva-no-punctuation",
-        dest="riva_punctuation",
-        action="store_const",
-        const=False,
+        **_sets("riva_punctuation", False),
         help="turn off automatic punctuation",
     )
     riva.add_argument(
@@ -163,16 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
     pace = audio.add_mutually_exclusive_group()
     pace.add_argument(
         "--realtime",
-        dest="realtime",
-        action="store_const",
-        const=True,
+        **_sets("realtime", True),
         help="play --wav at real-time pace (default)",
     )
     pace.add_argument(
         "--fast",
-        dest="realtime",
-        action="store_const",
-        const=False,
+        **_sets("realtime", False),
         help="play --wav as fast as it can be processed",
     )
     audio.add_argument(
@@ -196,9 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     audio.add_argument(
         "--no-adaptive-end-of-turn",
-        dest="adaptive_end_of_turn",
-        action="store_const",
-        const=False,
+        **_sets("adaptive_end_of_turn", False),
         help="always wait --hangover-ms, whatever the words heard so far",
     )
     audio.add_argument(
@@ -251,13 +242,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="at the end, how long to wait for undelivered transcripts (default: 30)",
     )
-    out.add_argument(
-        "--quiet", action="store_const", const=True, help="no terminal view (for services)"
-    )
+    out.add_argument("--quiet", **_sets("quiet", True), help="no terminal view (for services)")
     out.add_argument(
         "--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="default: INFO"
     )
     return parser
+
+
+def _sets(dest: str, value: bool) -> dict[str, Any]:
+    """A flag's arguments: given, it sets ``dest`` to ``value``; unset, it sets nothing, and the
+    environment or the config file decides (``store_true`` would always set it)."""
+    return {"dest": dest, "action": "store_const", "const": value}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -20,7 +20,7 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, InitVar, dataclass, field
 
 from voicebot.contract.wire import MAX_TEXT_CHARS, TranscriptPost
 
@@ -176,22 +176,17 @@ def _stable_chars(event: TranscriptEvent, text: str) -> int | None:
     return max(0, min(len(text), event.stable_chars - lead))
 
 
+@dataclass(eq=False)
 class TranscriptionPipeline:
-    def __init__(
-        self,
-        source: AudioSource,
-        gate: VoiceGate,
-        recognizer: Recognizer,
-        publish: Callable[[TranscriptPost], None],
-        *,
-        lang: str | None = None,
-        show: Callable[[TranscriptEvent], None] | None = None,
-    ) -> None:
-        self._source = source
-        self._gate = gate
-        self._recognizer = recognizer
-        self._publish = publish
-        self._show = show
+    source: AudioSource
+    gate: VoiceGate
+    recognizer: Recognizer
+    publish: Callable[[TranscriptPost], None]
+    _: KW_ONLY
+    lang: InitVar[str | None] = None
+    show: Callable[[TranscriptEvent], None] | None = None
+
+    def __post_init__(self, lang: str | None) -> None:
         self._numbering = UtteranceNumbering(lang)
         self._current: _Utterance | None = None
         self._latest_end_ms = 0  # source time at the end of the frame just pushed
@@ -202,11 +197,11 @@ class TranscriptionPipeline:
     async def run(self) -> None:
         """Until the source ends; then waits for every open utterance's last result."""
         try:
-            async for frame in self._source.frames():
+            async for frame in self.source.frames():
                 self._latest_end_ms = frame.start_ms + FRAME_MS
-                for event in self._gate.push(frame):
+                for event in self.gate.push(frame):
                     self._dispatch(event)
-            for event in self._gate.flush():
+            for event in self.gate.flush():
                 self._dispatch(event)
         finally:
             if self._current is not None:
@@ -249,7 +244,7 @@ class TranscriptionPipeline:
         frames = utterance.frames
         number = self._numbering.for_stream()
         try:
-            stream = await self._recognizer.open_stream()
+            stream = await self.recognizer.open_stream()
         except Exception:
             log.exception("could not open a recognizer stream; this utterance is lost")
             while await frames.get() is not None:
@@ -285,10 +280,10 @@ class TranscriptionPipeline:
     ) -> None:
         try:
             async for event in stream.events():
-                if self._show is not None:
-                    self._show(event)
+                if self.show is not None:
+                    self.show(event)
                 if utterance is self._current and event.text.strip():
-                    self._gate.hear(event.text)
+                    self.gate.hear(event.text)
                 # Stamped when recognized, not when released after an earlier utterance.
                 slot.emit(functools.partial(self._post, number, event, utterance.times()))
         except Exception:
@@ -302,4 +297,4 @@ class TranscriptionPipeline:
     ) -> None:
         post = number(event)
         if post is not None:
-            self._publish(post.model_copy(update=times))
+            self.publish(post.model_copy(update=times))

@@ -34,7 +34,7 @@ import httpx
 from voicebot.contract.wire import TranscriptPost
 
 from .outbox import DurableOutbox
-from .tokens import DeviceCredentials
+from .tokens import DeviceCredentials, error_text
 
 log = logging.getLogger(__name__)
 
@@ -291,7 +291,7 @@ class TranscriptPublisher:
             self._last_status = repr(exc)
             return "answer"
         status = response.status_code
-        self._last_status = f"HTTP {status}: {_error_message(response)}"
+        self._last_status = f"HTTP {status}: {error_text(response)}"
         if status in (401, 403):
             self._refused_token = token
             return "auth"
@@ -305,20 +305,12 @@ class TranscriptPublisher:
         elif status == 409:
             # utterance_closed: the final is already there (say, our earlier try got through
             # but its answer was lost). The post has nothing left to do.
-            log.debug("409 for %s seq %d: %s", post.utteranceId, post.seq, _error_message(response))
+            log.debug("409 for %s seq %d: %s", post.utteranceId, post.seq, error_text(response))
         else:
             # 400/413 and the like: the same request would fail the same way again.
             self.rejected += 1
-            log.error("API rejected a transcript (HTTP %d): %s", status, _error_message(response))
+            log.error("API rejected a transcript (HTTP %d): %s", status, error_text(response))
         return "done"
 
     def _is_superseded(self, post: TranscriptPost) -> bool:
         return any(q.post.utteranceId == post.utteranceId for q in self._outbox)
-
-
-def _error_message(response: httpx.Response) -> str:
-    try:
-        error = response.json().get("error", {})
-        return f"{error.get('code')}: {error.get('message')}"
-    except (ValueError, AttributeError):
-        return response.text[:200]

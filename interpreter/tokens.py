@@ -91,7 +91,7 @@ class DeviceCredentials:
                 log.error(
                     "The API will not renew the device token (HTTP %d: %s)",
                     response.status_code,
-                    _error_text(response),
+                    error_text(response),
                 )
                 return "refused"
             try:
@@ -137,7 +137,8 @@ def _when(epoch: int | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch))
 
 
-def _error_text(response: httpx.Response) -> str:
+def error_text(response: httpx.Response) -> str:
+    """The API's error envelope as `code: message`, or the start of the body when it has none."""
     try:
         error = response.json().get("error", {})
         return f"{error.get('code')}: {error.get('message')}"

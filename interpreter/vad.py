@@ -13,7 +13,7 @@ longer after a connective (…는데, …고, "and"), the fixed hangover otherwi
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import Protocol
 
 from voicebot.contract.endpointing import EndOfTurnRule
@@ -55,28 +55,25 @@ class UtteranceEnded:
 GateEvent = UtteranceStarted | AudioFrame | UtteranceEnded
 
 
+@dataclass(eq=False)
 class VoiceGate:
     """A synchronous state machine: push frames in, get ``GateEvent``s out."""
 
-    def __init__(
-        self,
-        classifier: SpeechClassifier,
-        *,
-        preroll_ms: int = 300,
-        hangover_ms: int = 700,
-        trigger_ms: int = 90,
-        max_utterance_ms: int = 60_000,
-        end_of_turn: EndOfTurnRule | None = None,
-    ) -> None:
-        self._classifier = classifier
-        self._hangover_ms = hangover_ms
-        self._end_of_turn = end_of_turn
-        self._trigger_frames = max(1, trigger_ms // FRAME_MS)
-        self._hangover_frames = max(1, hangover_ms // FRAME_MS)
-        self._max_frames = max(1, max_utterance_ms // FRAME_MS)
+    classifier: SpeechClassifier
+    _: KW_ONLY
+    preroll_ms: int = 300
+    hangover_ms: int = 700
+    trigger_ms: int = 90
+    max_utterance_ms: int = 60_000
+    end_of_turn: EndOfTurnRule | None = None
+
+    def __post_init__(self) -> None:
+        self._trigger_frames = max(1, self.trigger_ms // FRAME_MS)
+        self._hangover_frames = max(1, self.hangover_ms // FRAME_MS)
+        self._max_frames = max(1, self.max_utterance_ms // FRAME_MS)
         # Holds the pre-roll plus the voiced run that opens the utterance.
         self._recent: deque[AudioFrame] = deque(
-            maxlen=preroll_ms // FRAME_MS + self._trigger_frames
+            maxlen=self.preroll_ms // FRAME_MS + self._trigger_frames
         )
         self._voiced_run = 0
         self._unvoiced_run = 0
@@ -107,16 +104,16 @@ class VoiceGate:
         self._update_wait()
 
     def _update_wait(self) -> None:
-        if self._end_of_turn is None or not self._text:
+        if self.end_of_turn is None or not self._text:
             self._wait_frames = self._hangover_frames
             return
         # Fresh: heard after the last voiced frame, so the text likely covers the end of speech.
         fresh = self._text_frame > self._last_voiced_frame
-        wait = self._end_of_turn.hangover_ms(self._text, self._hangover_ms, fresh=fresh)
+        wait = self.end_of_turn.hangover_ms(self._text, self.hangover_ms, fresh=fresh)
         self._wait_frames = max(1, wait // FRAME_MS)
 
     def push(self, frame: AudioFrame) -> list[GateEvent]:
-        voiced = self._classifier.is_speech(frame.pcm)
+        voiced = self.classifier.is_speech(frame.pcm)
         self._frames_pushed += 1
         if voiced:
             self._last_voiced_frame = self._frames_pushed

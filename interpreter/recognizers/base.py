@@ -6,6 +6,7 @@ each other.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -42,6 +43,26 @@ class RecognizerFault:
 
 
 FaultHandler = Callable[[RecognizerFault], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Reconnects:
+    """How a stream recovers from failures: each is reported; a new stream follows after a delay
+    that doubles with every failure in a row, until there are more than ``limit`` in a row."""
+
+    on_fault: FaultHandler
+    limit: int = 3
+    delay_s: float = 0.2
+
+    def report(self, code: str, message: str, failures: int) -> bool:
+        """Reports the latest of ``failures`` failures in a row; True: the stream gives up."""
+        gave_up = failures > self.limit
+        self.on_fault(RecognizerFault(code, message, failures, gave_up))
+        return gave_up
+
+    async def wait(self, failures: int) -> None:
+        """The pause before the next stream."""
+        await asyncio.sleep(self.delay_s * 2 ** (failures - 1))
 
 
 def fault_logger(engine: str, log: logging.Logger) -> FaultHandler:

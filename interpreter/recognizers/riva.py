@@ -25,7 +25,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..events import SAMPLE_RATE, AudioFrame, FinalTranscript, PartialTranscript, TranscriptEvent
-from .base import FaultHandler, RecognizerError, RecognizerFault, fault_logger
+from .base import FaultHandler, RecognizerError, RecognizerFault, Reconnects, fault_logger
+
+# RecognizerFault: what ``on_fault`` is given, importable from here beside the recognizer.
+__all__ = ["CHUNK_MS_CHOICES", "RecognizerFault", "RivaOptions", "RivaRecognizer", "RivaStream"]
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +85,10 @@ class RivaRecognizer:
             raise RecognizerError(
                 "The Riva recognizer needs `pip install -r requirements/riva.txt`."
             ) from exc
-        self._options = options
-        self._on_fault = on_fault or _log_fault
+        self.options = options
+        self.reconnects = Reconnects(
+            on_fault or _log_fault, options.max_reconnects, options.reconnect_delay_s
+        )
         auth = riva.client.Auth(
             uri=options.url,
             use_ssl=options.use_ssl,
@@ -92,8 +97,8 @@ class RivaRecognizer:
             options=_CHANNEL_OPTIONS,
         )
         # One channel for every stream: gRPC reconnects it by itself after a drop.
-        self._service = riva.client.ASRService(auth)
-        self._config = riva.client.StreamingRecognitionConfig(
+        self.service = riva.client.ASRService(auth)
+        self.config = riva.client.StreamingRecognitionConfig(
             config=riva.client.RecognitionConfig(
                 encoding=riva.client.AudioEncoding.LINEAR_PCM,
                 sample_rate_hertz=SAMPLE_RATE,
@@ -107,7 +112,7 @@ class RivaRecognizer:
         )
 
     async def open_stream(self) -> RivaStream:
-        return RivaStream(self._service, self._config, self._options, self._on_fault)
+        return RivaStream(self)
 
 
 class _Attempt:
@@ -145,17 +150,10 @@ _Done = tuple[Literal["done"], int]
 
 
 class RivaStream:
-    def __init__(
-        self,
-        service: Any,
-        config: Any,
-        options: RivaOptions,
-        on_fault: FaultHandler,
-    ) -> None:
-        self._service = service
-        self._config = config
-        self._options = options
-        self._on_fault = on_fault
+    """One utterance, across as many gRPC calls as it takes, on its recognizer's channel."""
+
+    def __init__(self, recognizer: RivaRecognizer) -> None:
+        self._recognizer = recognizer
         self._loop = asyncio.get_running_loop()
         self._inbox: asyncio.Queue[_Response | _Failure | _Done] = asyncio.Queue()
         self._pending = bytearray()  # less than one chunk, not sent yet
@@ -171,7 +169,7 @@ class RivaStream:
 
     async def send(self, frame: AudioFrame) -> None:
         self._pending += frame.pcm
-        size = self._options.chunk_bytes
+        size = self._recognizer.options.chunk_bytes
         while len(self._pending) >= size:
             self._send_chunk(bytes(self._pending[:size]))
             del self._pending[:size]
@@ -181,7 +179,7 @@ class RivaStream:
             return
         if self._pending:
             # Pad with silence: a cache-aware streaming model expects every chunk full-size.
-            size = self._options.chunk_bytes
+            size = self._recognizer.options.chunk_bytes
             self._send_chunk(bytes(self._pending) + bytes(size - len(self._pending)))
             self._pending.clear()
         self._finished = True
@@ -227,14 +225,13 @@ class RivaStream:
                 self._attempt.close()
 
     async def _reconnect(self, code: str, message: str, failures: int) -> bool:
-        gave_up = failures > self._options.max_reconnects
-        self._on_fault(RecognizerFault(code, message, failures, gave_up))
+        gave_up = self._recognizer.reconnects.report(code, message, failures)
         if self._attempt is not None:
             self._attempt.close()
             self._attempt = None
         if gave_up:
             return False
-        await asyncio.sleep(self._options.reconnect_delay_s * 2 ** (failures - 1))
+        await self._recognizer.reconnects.wait(failures)
         self._attempt = self._start_attempt()
         return True
 
@@ -264,9 +261,10 @@ class RivaStream:
         try:
             # The stub is called directly (as ASRService.streaming_response_generator does) to
             # keep the call object: an abandoned call must be cancellable.
-            attempt.call = self._service.stub.StreamingRecognize(
-                streaming_request_generator(attempt.chunks(), self._config),
-                metadata=self._service.auth.get_auth_metadata(),
+            service = self._recognizer.service
+            attempt.call = service.stub.StreamingRecognize(
+                streaming_request_generator(attempt.chunks(), self._recognizer.config),
+                metadata=service.auth.get_auth_metadata(),
             )
             for response in attempt.call:
                 self._report(("response", attempt.number, response))

@@ -28,7 +28,7 @@ from awscrt import io
 
 from ..events import SAMPLE_RATE, AudioFrame, FinalTranscript, PartialTranscript
 from ..events import TranscriptEvent as InterpreterTranscriptEvent
-from .base import FaultHandler, RecognizerFault, fault_logger
+from .base import FaultHandler, Reconnects, fault_logger
 
 log = logging.getLogger(__name__)
 _log_fault = fault_logger("Transcribe", log)
@@ -65,9 +65,7 @@ class TranscribeRecognizer:
     ) -> None:
         self._language = language
         self._stability = stability
-        self._max_reconnects = max_reconnects
-        self._reconnect_delay_s = reconnect_delay_s
-        self._on_fault = on_fault or _log_fault
+        self._reconnects = Reconnects(on_fault or _log_fault, max_reconnects, reconnect_delay_s)
         self._client = TranscribeStreamingClient(
             region=region,
             endpoint_resolver=StaticEndpointResolver(endpoint) if endpoint else None,
@@ -86,13 +84,7 @@ class TranscribeRecognizer:
         )
 
     async def open_stream(self) -> TranscribeStream:
-        return TranscribeStream(
-            await self._start(),
-            self._start,
-            max_reconnects=self._max_reconnects,
-            reconnect_delay_s=self._reconnect_delay_s,
-            on_fault=self._on_fault,
-        )
+        return TranscribeStream(await self._start(), self._start, self._reconnects)
 
 
 class TranscribeStream:
@@ -109,16 +101,11 @@ class TranscribeStream:
         self,
         handle: StartStreamTranscriptionEventStream,
         start: Callable[[], Awaitable[StartStreamTranscriptionEventStream]],
-        *,
-        max_reconnects: int = 3,
-        reconnect_delay_s: float = 0.2,
-        on_fault: FaultHandler | None = None,
+        reconnects: Reconnects | None = None,
     ) -> None:
         self._handle: StartStreamTranscriptionEventStream | None = handle
         self._start = start
-        self._max_reconnects = max_reconnects
-        self._reconnect_delay_s = reconnect_delay_s
-        self._on_fault = on_fault or _log_fault
+        self._reconnects = reconnects or Reconnects(_log_fault)
         self._pending = bytearray()
         # Chunks sent but not yet covered by a final: sent again after a reconnect.
         self._unfinalized: list[bytes] = []
@@ -196,12 +183,10 @@ class TranscribeStream:
 
     async def _reconnect(self, problem: tuple[str, str], failures: int) -> bool:
         while True:
-            gave_up = failures > self._max_reconnects
-            self._on_fault(RecognizerFault(problem[0], problem[1], failures, gave_up))
-            if gave_up:
+            if self._reconnects.report(*problem, failures):
                 self._handle = None
                 return False
-            await asyncio.sleep(self._reconnect_delay_s * 2 ** (failures - 1))
+            await self._reconnects.wait(failures)
             async with self._lock:
                 try:
                     handle = await self._start()

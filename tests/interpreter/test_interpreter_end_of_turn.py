@@ -39,7 +39,7 @@ def _silence_before_close(gate: VoiceGate, text: str | None, *, heard_at: int) -
     """Pushes the pattern; ``text`` is heard after frame ``heard_at``; returns the ms of silence
     after the last voiced frame when the gate closed."""
     pattern = _pattern()
-    gate._classifier = Script(pattern)  # type: ignore[attr-defined]
+    gate.classifier = Script(pattern)
     for index in range(len(pattern)):
         events = gate.push(AudioFrame(b"\0" * 960, index * FRAME_MS))
         if text is not None and index == heard_at:
@@ -110,12 +110,12 @@ def test_settings_turn_the_rule_on_by_default_and_off_by_flag_or_env(
     from interpreter.__main__ import build_parser
 
     monkeypatch.delenv("VOICEBOT_ADAPTIVE_END_OF_TURN", raising=False)
-    assert build_gate(Settings())._end_of_turn is not None
+    assert build_gate(Settings()).end_of_turn is not None
     off = Settings(**vars(build_parser().parse_args(["--no-adaptive-end-of-turn"])))
     assert off.adaptive_end_of_turn is False
-    assert build_gate(off)._end_of_turn is None
+    assert build_gate(off).end_of_turn is None
     monkeypatch.setenv("VOICEBOT_ADAPTIVE_END_OF_TURN", "false")
-    assert build_gate(Settings())._end_of_turn is None
+    assert build_gate(Settings()).end_of_turn is None
     tuned = Settings(complete_hangover_ms=400, incomplete_hangover_ms=1500, hangover_ms=800)
     config = tuned.end_of_turn()
     assert (config.completeMs, config.incompleteMs, config.minMs, config.maxMs) == (
