@@ -7,8 +7,10 @@ rate, and the synthesis delay of that sentence. Nothing the project writes can b
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from voicebot.contract.settings import AnswerShapeSettings, ChatSettings, SpeechSettings
 
 # Five short spoken-style Korean sentences, the shape of a voice answer (~30 characters each),
 # punctuated as Korean is written: a comma after a long leading "-고" clause.
@@ -27,6 +29,7 @@ UNPUNCTUATED_ANSWER = DEFAULT_ANSWER.replace("맑고,", "맑고").replace("많�
 # for Korean (about one per character is commonly reported), which streams slower: 1.75 is the
 # fast end of what Korean streams at.
 KOREAN_CHARS_PER_TOKEN = 1.75
+_ANSWER = AnswerShapeSettings()  # the deployed defaults
 
 
 @dataclass(frozen=True)
@@ -38,28 +41,32 @@ class Providers:
     chars_per_token: float = KOREAN_CHARS_PER_TOKEN
     tts_delay_ms: int = 120
     tts_ms_per_char: float = 1.5
-    # The product's setting (FIRST_CLAUSE_MIN_CHARS): 0 speaks whole sentences only.
-    first_clause_min_chars: int = 10
-    # FIRST_PHRASE_MIN_CHARS: the first segment may end at a Korean phrase (0: not).
-    first_phrase_min_chars: int = 6
+    # The product's settings, with the product's defaults: FIRST_CLAUSE_MIN_CHARS (0 speaks whole
+    # sentences only) and FIRST_PHRASE_MIN_CHARS (the first segment may end at a Korean phrase).
+    first_clause_min_chars: int = field(default_factory=lambda: _ANSWER.first_clause_min_chars)
+    first_phrase_min_chars: int = field(default_factory=lambda: _ANSWER.first_phrase_min_chars)
     answer: str = DEFAULT_ANSWER
 
     def environment(self) -> dict[str, str]:
         """What ``voicebot.config`` reads to pick and tune the scripted providers."""
         return {
-            "CHAT_PROVIDER": "scripted",
-            "SCRIPTED_ANSWER": self.answer,
-            "SCRIPTED_FIRST_TOKEN_MS": str(self.first_token_ms),
-            "SCRIPTED_TOKENS_PER_SECOND": str(self.tokens_per_second),
-            "SCRIPTED_CHARS_PER_TOKEN": str(self.chars_per_token),
-            "FIRST_CLAUSE_MIN_CHARS": str(self.first_clause_min_chars),
-            "FIRST_PHRASE_MIN_CHARS": str(self.first_phrase_min_chars),
-            "TTS_PROVIDER": "scripted",
-            "SCRIPTED_TTS_DELAY_MS": str(self.tts_delay_ms),
-            "SCRIPTED_TTS_MS_PER_CHAR": str(self.tts_ms_per_char),
-            # A cache would serve the old strategy's repeated sentence for free; real answers
-            # differ every turn.
-            "SPEECH_CACHE_SIZE": "0",
+            **ChatSettings.environment(
+                chat_provider="scripted",
+                scripted_answer=self.answer,
+                scripted_first_token_ms=self.first_token_ms,
+                scripted_tokens_per_second=self.tokens_per_second,
+                scripted_chars_per_token=self.chars_per_token,
+                first_clause_min_chars=self.first_clause_min_chars,
+                first_phrase_min_chars=self.first_phrase_min_chars,
+            ),
+            **SpeechSettings.environment(
+                tts_provider="scripted",
+                scripted_tts_delay_ms=self.tts_delay_ms,
+                scripted_tts_ms_per_char=self.tts_ms_per_char,
+                # A cache would serve the old strategy's repeated sentence for free; real
+                # answers differ every turn.
+                speech_cache_size=0,
+            ),
         }
 
     def synthesis_ms(self, text: str) -> float:
