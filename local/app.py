@@ -63,7 +63,7 @@ def _proxy_response(result: dict[str, Any]) -> Response:
     return Response(body, status_code=status, headers=headers)
 
 
-@dataclass
+@dataclass(eq=False)  # compared and hashed by identity, as before
 class ApiTwin:
     """API Gateway's part, REST and WebSocket, in front of the same handlers."""
 

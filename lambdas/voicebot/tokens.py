@@ -9,11 +9,12 @@ age). Tokens issued before ``iat``/``ses`` existed still verify; their session i
 begun when they were issued.
 
 Key rotation: the keys come from a loader (:class:`SigningKeys`: the current key and, during a
-rotation, the previous one). They are re-read every ``reload_seconds`` and at once (at most every
-``retry_seconds``) when a signature fails with the keys held, so a key rotated in Secrets Manager
-is used without a deploy, even by a warm container that has not reached its next reload. A token
-signed with the previous key is accepted only if it was issued at most ``previous_grace_seconds``
-ago, so the old key stops working that long after a rotation at the latest.
+rotation, the previous one). They are re-read every ``token_key_reload_seconds`` and at once (at
+most every ``token_key_retry_seconds``) when a signature fails with the keys held, so a key rotated
+in Secrets Manager is used without a deploy, even by a warm container that has not reached its next
+reload. A token signed with the previous key is accepted only if it was issued at most
+``token_previous_key_grace_seconds`` ago, so the old key stops working that long after a rotation
+at the latest (:class:`KeyRotationSettings`).
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 from pydantic.json_schema import models_json_schema
 
 from . import wire
@@ -93,9 +94,14 @@ def render() -> str:
 
 
 def _fields(model: type[BaseModel], leave_out: str) -> str:
-    # "name?" when the field may be absent (an optional field left out when None).
+    # "name?" when the field may be absent: in what a page sends, any field with a default; in
+    # an event, an optional field (left out when None). As in the schema's "required".
+    def always(info: FieldInfo) -> bool:
+        sent_by_server = issubclass(model, wire.ServerEvent) and info.default is not None
+        return info.is_required() or sent_by_server
+
     names = [
-        f"`{name}`" if info.is_required() or info.default is not None else f"`{name}?`"
+        f"`{name}`" if always(info) else f"`{name}?`"
         for name, info in model.model_fields.items()
         if name != leave_out
     ]
@@ -126,8 +132,9 @@ def render_index() -> str:
 
 def with_index(protocol: str) -> str:
     """``protocol`` (PROTOCOL.md's text) with its message index regenerated."""
-    start, end = protocol.find(INDEX_BEGIN), protocol.find(INDEX_END)
-    if start < 0 or end < start:
+    start = protocol.find(INDEX_BEGIN)
+    end = protocol.find(INDEX_END, start + 1) if start >= 0 else -1
+    if end < 0:
         raise ValueError(f"{PROTOCOL_PATH.name} has no message index markers")
     return protocol[:start] + render_index() + protocol[end + len(INDEX_END) :]
 
@@ -140,7 +147,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     action.add_argument("--write", action="store_true", help="rewrite both files")
     action.add_argument("--check", action="store_true", help="exit 1 if either is out of date")
     args = parser.parse_args(argv)
-    wanted = {SCHEMA_PATH: render(), PROTOCOL_PATH: with_index(_read(PROTOCOL_PATH))}
+    if not (args.write or args.check):
+        sys.stdout.write(render())
+        return 0
+    try:
+        wanted = {SCHEMA_PATH: render(), PROTOCOL_PATH: with_index(_read(PROTOCOL_PATH))}
+    except ValueError as exc:  # the markers were edited away: say so, not a traceback
+        print(f"{exc}: put back {INDEX_BEGIN} and {INDEX_END}", file=sys.stderr)
+        return 2
     if args.write:
         for path, text in wanted.items():
             path.write_text(text, encoding="utf-8")
@@ -155,8 +169,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if stale:
             return 1
         print(f"{SCHEMA_PATH.name} and {PROTOCOL_PATH.name}'s message index are up to date")
-    else:
-        sys.stdout.write(wanted[SCHEMA_PATH])
     return 0
 
 

@@ -298,7 +298,7 @@ class _TurnState:
     error: tuple[str, str] | None = None
 
 
-@dataclass
+@dataclass(eq=False)  # a service, compared and hashed by identity as before
 class TurnRunner:
     """One chat turn: the model's answer streamed to the page, cut, spoken and stored."""
 

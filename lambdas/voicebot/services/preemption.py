@@ -66,7 +66,7 @@ class PreemptionRule:
         return complete or post.speechEndedAt is not None
 
 
-@dataclass
+@dataclass(eq=False)  # a service, compared and hashed by identity as before
 class PreemptiveAnswers:
     """Answers started on a partial transcript, held until a page's ``chat`` adopts one."""
 
