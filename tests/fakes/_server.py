@@ -64,6 +64,16 @@ class _TrackingHTTPServer(ThreadingHTTPServer):
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
 
+    def wait_for_handlers(self, timeout: float) -> None:
+        """Until every request's handler has returned (each forgets its socket when it does), so
+        what a handler records as it stops (an aborted stream's outcome) is there to read."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._open_lock:
+                if not self._open:
+                    return
+            time.sleep(0.005)
+
 
 class FakeAwsHandler(BaseHTTPRequestHandler, Generic[R]):
     """Base handler: HTTP/1.1 (keep-alive + chunked), quiet logs, JSON helpers, and the POST
@@ -233,6 +243,7 @@ class FakeAwsServer(Generic[R]):
         self.closing.set()
         self._httpd.shutdown()
         self._httpd.close_open_connections()
+        self._httpd.wait_for_handlers(timeout=2.0)
         self._httpd.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
