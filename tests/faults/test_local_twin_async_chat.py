@@ -28,7 +28,7 @@ SERVER_EVENT_TYPES = {cls.model_fields["type"].default for cls in SERVER_EVENTS}
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[RunningStack]:
-    running = RunningStack(
+    with RunningStack(
         tmp_path / "data",
         ["--chat", "scripted", "--tts", "scripted", "--asr", "none", "--integration-timeout", "1"],
         # About 3 s of streaming: three times the integration timeout.
@@ -36,9 +36,8 @@ def stack(tmp_path: Path) -> Iterator[RunningStack]:
             SCRIPTED_ANSWER="천천히 말하는 긴 대답입니다. " * 4,
             SCRIPTED_TOKENS_PER_SECOND="8",
         ),
-    )
-    yield running.start()
-    running.stop()
+    ) as running:
+        yield running
 
 
 async def test_a_turn_longer_than_the_integration_timeout_ends_with_typed_frames_only(

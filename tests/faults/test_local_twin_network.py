@@ -37,13 +37,12 @@ RATE = 5  # messages per second; bursts of 10
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     # The handlers post through boto3 and the @connections route, as on AWS: with the key.
     args = ["--chat", "scripted", "--tts", "scripted", "--asr", "none", "--connections", "http"]
-    running = RunningStack(
+    with RunningStack(
         tmp_path_factory.mktemp("stack"),
         [*args, "--ws-message-rate", str(RATE)],
         stack_env(),
-    )
-    yield running.start()
-    running.stop()
+    ) as running:
+        yield running
 
 
 @pytest.mark.parametrize("host", ["evil.example", "rebound.attacker.test:8000", "localhost.evil"])

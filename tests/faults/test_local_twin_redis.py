@@ -22,11 +22,10 @@ RESTART_DELAY_S = 3
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[RunningStack]:
     args = ["--chat", "scripted", "--tts", "scripted", "--asr", "none"]
-    running = RunningStack(
+    with RunningStack(
         tmp_path / "data", [*args, "--redis-restart-delay", str(RESTART_DELAY_S)], stack_env()
-    )
-    yield running.start()
-    running.stop()
+    ) as running:
+        yield running
 
 
 def redis_server_pid(stack: RunningStack) -> int:

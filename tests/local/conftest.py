@@ -88,6 +88,12 @@ class RunningStack:
         self.startup_seconds = time.monotonic() - began
         return self
 
+    def __enter__(self) -> RunningStack:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
     def stop(self) -> int:
         """Ctrl-C, as a user would; return the exit status."""
         proc, self._proc = self._proc, None
@@ -186,13 +192,12 @@ def start_stack(tmp_path: Path) -> Iterator[StartStack]:
 @pytest.fixture(scope="module")
 def scripted_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     """A stack with the scripted chat model and espeak, shared by a module's tests."""
-    stack = RunningStack(
+    with RunningStack(
         tmp_path_factory.mktemp("stack"),
         ["--chat", "scripted", "--tts", "espeak"],
         stack_env(SCRIPTED_ANSWER="안녕하세요. 오늘은 날씨가 좋네요. 무엇을 도와드릴까요?"),
-    )
-    yield stack.start()
-    stack.stop()
+    ) as stack:
+        yield stack
 
 
 def new_session(client: httpx.Client) -> dict[str, Any]:

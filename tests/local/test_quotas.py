@@ -38,7 +38,7 @@ def stack(
     tmp_path_factory: pytest.TempPathFactory, fakes: tuple[FakeBedrock, FakePolly]
 ) -> Iterator[RunningStack]:
     bedrock, polly = fakes
-    running = RunningStack(
+    with RunningStack(
         tmp_path_factory.mktemp("quota-stack"),
         ["--chat", "bedrock", "--chat-endpoint", bedrock.url, "--tts", "polly"],
         stack_env(
@@ -48,9 +48,8 @@ def stack(
             QUOTA_SPEECH_CHARS=str(SPEECH_CHARS),
             QUOTA_SPEECH_WINDOW_SECONDS=str(WINDOW_SECONDS),
         ),
-    )
-    yield running.start()
-    running.stop()
+    ) as running:
+        yield running
 
 
 async def _turn(page: Any, turn_id: str) -> list[dict[str, Any]]:

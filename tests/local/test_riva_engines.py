@@ -51,13 +51,12 @@ def riva_stack(
         "--riva-tts-voice", "Magpie-Multilingual.EN-US.Aria",
         "--riva-tts-language", "en-US",
     ]  # fmt: skip
-    stack = RunningStack(
+    with RunningStack(
         tmp_path_factory.mktemp("riva-stack"),
         args,
         stack_env(SCRIPTED_ANSWER=ANSWER, VOICEBOT_RIVA_API_KEY="nvapi-local"),
-    )
-    yield stack.start()
-    stack.stop()
+    ) as stack:
+        yield stack
 
 
 def tone_words(*words: tuple[int, float]) -> bytes:

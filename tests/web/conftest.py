@@ -135,7 +135,7 @@ def assert_back_to_back(sentences: list[dict[str, Any]]) -> None:
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    running = RunningStack(
+    with RunningStack(
         tmp_path_factory.mktemp("web-stack"),
         # Load Vosk while the first tests run, so the microphone test does not wait for it.
         ["--chat", "scripted", "--tts", "scripted", "--preload-asr"],
@@ -144,9 +144,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
             SCRIPTED_FIRST_TOKEN_MS="0",
             SCRIPTED_TOKENS_PER_SECOND="10",
         ),
-    )
-    yield running.start()
-    running.stop()
+    ) as running:
+        yield running
 
 
 # Module scope, not session: Playwright's sync API runs an event loop on the main thread while it

@@ -42,13 +42,12 @@ def stack(riva: RivaServer, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     """This module's stack (open_page serves it): the answer spoken by Riva, streamed."""
     args = ["--chat", "scripted", "--tts", "riva", "--riva-url", riva.url,
             "--riva-tts-language", "en-US"]  # fmt: skip
-    running = RunningStack(
+    with RunningStack(
         tmp_path_factory.mktemp("riva-web-stack"),
         args,
         stack_env(SCRIPTED_ANSWER=ANSWER, SCRIPTED_TOKENS_PER_SECOND="40"),
-    )
-    yield running.start()
-    running.stop()
+    ) as running:
+        yield running
 
 
 def test_a_streamed_sentence_starts_before_its_last_piece_arrives_and_plays_gapless(

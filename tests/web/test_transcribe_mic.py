@@ -39,7 +39,7 @@ def stack(
 ) -> Iterator[RunningStack]:
     """This module's stack: no /mic, the page's microphone pointed at the peer (overrides the
     session's ``stack``, so ``open_page`` opens pages here)."""
-    running = RunningStack(
+    with RunningStack(
         tmp_path_factory.mktemp("transcribe-stack"),
         [
             *("--chat", "scripted", "--tts", "scripted", "--asr", "none"),
@@ -53,9 +53,8 @@ def stack(
             AWS_DEFAULT_REGION=peer.region,
             SCRIPTED_ANSWER=ANSWER,
         ),
-    )
-    yield running.start()
-    running.stop()
+    ) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
